@@ -1,0 +1,171 @@
+// One host's daemon: opens the DB in the data dir, creates the one-host pool on first start,
+// reconciles with the hypervisor, and serves the API over HTTPS (and plain HTTP when asked).
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { Clock, Random } from '../base/clock.js';
+import type { Logger } from '../base/log.js';
+import { limits } from '../base/limits.js';
+import { Db } from '../db/db.js';
+import { SqliteStore } from '../db/sqlite-store.js';
+import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
+import { SimHypervisor } from '../drivers/hypervisor/sim/sim-driver.js';
+import type { StorageDriver } from '../drivers/storage/driver.js';
+import { FileSr } from '../drivers/storage/file/file-sr.js';
+import type { Services } from '../impl/context.js';
+import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
+import { sweepSessions } from '../impl/session.js';
+import { sweepTasks } from '../impl/task.js';
+import { classes, type Rec } from '../model/index.js';
+import { ApiHttpServer } from '../rpc/http-server.js';
+import { ScryptAuthenticator, writePasswordHash } from './auth.js';
+import { buildMethods } from './methods.js';
+import { Pipeline } from './pipeline.js';
+import { cryptoRandom, systemClock } from './system.js';
+
+export interface DaemonOptions {
+  dataDir: string;
+  address: string;
+  port: number;
+  httpPort?: number | undefined;
+  driver: 'sim';
+  hostname?: string | undefined;
+  /** Only read at first start, when no password hash exists yet. */
+  rootPassword?: string | undefined;
+  authFailureDelayMs?: number | undefined;
+  logLevel?: string | undefined;
+  clock?: Clock;
+  random?: Random;
+}
+
+export interface Daemon {
+  readonly port: number;
+  readonly httpPort: number | undefined;
+  readonly hostRef: string;
+  readonly db: Db;
+  stop(): Promise<void>;
+}
+
+const LOCAL_HOST_KEY = 'local_host_ref';
+
+function ensureTls(dir: string, name: string): { key: string; cert: string } {
+  const key = join(dir, 'server.key');
+  const cert = join(dir, 'server.crt');
+  if (!existsSync(key) || !existsSync(cert)) {
+    mkdirSync(dir, { recursive: true });
+    // A self-signed certificate per host, as xapi makes at first boot.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '3650', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`], { stdio: 'ignore' });
+  }
+  return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
+}
+
+function makeLogger(dataDir: string, level: string): { log: Logger; flush: () => void } {
+  mkdirSync(join(dataDir, 'logs'), { recursive: true });
+  const dest = pino.destination({ dest: join(dataDir, 'logs', 'poolstackd.log'), sync: false, mkdir: true });
+  const p = pino({ level, base: { pid: process.pid } }, dest);
+  return { log: p as unknown as Logger, flush: () => dest.flushSync() };
+}
+
+function macFrom(random: Random): string {
+  const b = random.bytes(6);
+  b[0] = ((b[0] ?? 0) & 0xfc) | 0x02;
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+/** Storage drivers for the SRs whose PBD on this host is attached. */
+function attachStorage(db: Db, hostRef: string): Map<string, StorageDriver> {
+  const out = new Map<string, StorageDriver>();
+  for (const row of db.all('PBD').values()) {
+    const pbd = row.rec as Rec<'PBD'>;
+    if (pbd.host !== hostRef || !pbd.currently_attached) continue;
+    const sr = db.get('SR', pbd.SR) as Rec<'SR'> | undefined;
+    const path = pbd.device_config.path;
+    if (sr !== undefined && path !== undefined) out.set(pbd.SR, new FileSr({ dir: path, type: sr.type }));
+  }
+  return out;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const clock = opts.clock ?? systemClock;
+  const random = opts.random ?? cryptoRandom;
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const { log, flush } = makeLogger(opts.dataDir, opts.logLevel ?? 'info');
+  const passwordFile = join(opts.dataDir, 'root-password.scrypt');
+  if (!existsSync(passwordFile)) {
+    if (opts.rootPassword === undefined || opts.rootPassword === '') {
+      throw new Error('first start needs a root password: --root-password-file FILE or POOLSTACK_ROOT_PASSWORD');
+    }
+    await writePasswordHash(passwordFile, 'root', opts.rootPassword);
+  }
+  const store = new SqliteStore(join(opts.dataDir, 'state.db'));
+  const db = new Db(store, classes, clock);
+  const hypervisor: HypervisorDriver = new SimHypervisor({ stateDir: join(opts.dataDir, 'sim'), clock });
+  const info = await hypervisor.host.info();
+  const hostname = opts.hostname ?? osHostname();
+  const id: HostIdentity = { hostname, address: opts.address, localSrDir: join(opts.dataDir, 'sr', 'local') };
+  const storage = new Map<string, StorageDriver>();
+  const svcBase = {
+    db,
+    clock,
+    random,
+    log,
+    hypervisor,
+    storage,
+    auth: new ScryptAuthenticator(passwordFile),
+    config: {
+      authFailureDelayMs: opts.authFailureDelayMs ?? limits.authFailureDelayMs,
+      sessionIdleMs: limits.sessionIdleMs,
+      sessionsPerUserMax: limits.sessionsPerUserMax,
+    },
+    taskAborts: new Map<string, AbortController>(),
+  };
+  let hostRef = store.getMeta(LOCAL_HOST_KEY);
+  if (hostRef === undefined) {
+    hostRef = firstStart({ ...svcBase, hostRef: '' }, id, info, macFrom(random));
+    store.putMeta(LOCAL_HOST_KEY, hostRef);
+    log.info({ hostRef }, 'created a new one-host pool');
+  }
+  const svc: Services = { ...svcBase, hostRef };
+  for (const [sr, drv] of attachStorage(db, hostRef)) {
+    await drv.attach();
+    storage.set(sr, drv);
+  }
+  await reconcile(svc, id, info);
+
+  const pipeline = new Pipeline(svc, buildMethods());
+  const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));
+  const tls = ensureTls(join(opts.dataDir, 'tls'), hostname);
+  const port = await server.listen(opts.address, opts.port, tls);
+  const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);
+  const sweeper = setInterval(() => {
+    sweepSessions(svc);
+    sweepTasks(svc);
+  }, limits.sweepIntervalMs);
+  sweeper.unref();
+  const readyFile = join(opts.dataDir, 'poolstackd.ready');
+  writeFileSync(readyFile, JSON.stringify({ pid: process.pid, port, httpPort, address: opts.address }) + '\n');
+  log.info({ port, httpPort, address: opts.address }, 'poolstackd ready');
+
+  let stopped = false;
+  return {
+    port,
+    httpPort,
+    hostRef,
+    db,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      clearInterval(sweeper);
+      for (const a of svc.taskAborts.values()) a.abort();
+      await server.close();
+      await hypervisor.close();
+      db.close();
+      rmSync(readyFile, { force: true });
+      log.info({}, 'poolstackd stopped');
+      flush();
+    },
+  };
+}

@@ -1,0 +1,115 @@
+// One API call, protocol-independent: method lookup -> session -> parameter count -> types ->
+// references -> RBAC -> (Async: task) -> implementation. Every failure becomes [CODE, params…];
+// anything that is not an ApiError is a bug, logged and answered with INTERNAL_ERROR.
+import { BugError } from '../base/assert.js';
+import { newRef } from '../base/ids.js';
+import type { Ctx, Services } from '../impl/context.js';
+import { checkSession } from '../impl/session.js';
+import { completeTask, createTask, failTask } from '../impl/task.js';
+import { coerce } from '../model/derive/values.js';
+import { ApiError } from '../model/errors.js';
+import { isObjectClass } from '../model/index.js';
+import type { Ty } from '../model/types.js';
+import { NULL_REF, t } from '../model/types.js';
+import { encodeValue } from '../rpc/xml.js';
+import { hasAsync, listMethodNames, type Method } from './methods.js';
+
+export type CallOutcome =
+  | { ok: true; ty: Ty; value: unknown; bare: boolean }
+  | { ok: false; error: string[] };
+
+export class Pipeline {
+  private readonly listMethods: string[];
+
+  constructor(
+    private readonly svc: Services,
+    private readonly methods: Map<string, Method>,
+  ) {
+    this.listMethods = listMethodNames(methods);
+  }
+
+  async call(name: string, params: readonly unknown[]): Promise<CallOutcome> {
+    try {
+      if (name === 'system.listMethods') {
+        return { ok: true, ty: t.set(t.string), value: this.listMethods, bare: true };
+      }
+      const isAsync = name.startsWith('Async.');
+      const method = this.methods.get(isAsync ? name.slice('Async.'.length) : name);
+      if (method === undefined || (isAsync && !hasAsync(method))) {
+        // xapi validates the session first when the call carries one.
+        if (params.length > 0 && typeof params[0] === 'string' && params[0].startsWith('OpaqueRef:')) {
+          checkSession(this.svc, params[0]);
+        }
+        throw new ApiError('MESSAGE_METHOD_UNKNOWN', [name]);
+      }
+      const ctx = this.prepare(method, name, params);
+      const args = this.checkArgs(method, name, params);
+      if (isAsync) return { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false };
+      const value = await method.invoke(ctx, args);
+      return { ok: true, ty: method.def.result, value, bare: false };
+    } catch (e) {
+      return { ok: false, error: this.errorInfo(e, name) };
+    }
+  }
+
+  private prepare(method: Method, name: string, params: readonly unknown[]): Ctx {
+    let session = '';
+    if (!method.def.sessionless) {
+      session = params[0] as string;
+      checkSession(this.svc, session);
+    }
+    return {
+      svc: this.svc,
+      session,
+      task: undefined,
+      opRef: newRef(this.svc.random),
+      signal: new AbortController().signal,
+      log: this.svc.log.child({ call: name }),
+    };
+  }
+
+  private checkArgs(method: Method, name: string, params: readonly unknown[]): unknown[] {
+    const decl = method.def.params;
+    const offset = method.def.sessionless ? 0 : 1;
+    const given = params.length - offset;
+    const required = decl.filter((p) => p.default === undefined).length;
+    if (given < required || given > decl.length) {
+      throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [name, String(decl.length + offset), String(params.length)]);
+    }
+    const resolve = this.svc.db.resolve;
+    return decl.map((p, i) => {
+      const raw = i < given ? params[i + offset] : p.default;
+      const v = coerce(p.ty, raw, p.name, resolve);
+      if (p.ty.kind === 'ref' && isObjectClass(p.ty.cls) && v !== NULL_REF && this.svc.db.get(p.ty.cls, v as string) === undefined) {
+        throw new ApiError('HANDLE_INVALID', [p.ty.cls, v as string]);
+      }
+      return v;
+    });
+  }
+
+  private startAsync(ctx: Ctx, method: Method, args: unknown[]): string {
+    const task = createTask(ctx, `Async.${method.name}`, '');
+    const abort = new AbortController();
+    this.svc.taskAborts.set(task, abort);
+    const taskCtx: Ctx = { ...ctx, task, opRef: task, signal: abort.signal };
+    // The task records the outcome; the caller polls or watches events for it.
+    void (async () => {
+      try {
+        const value = await method.invoke(taskCtx, args);
+        const ty = method.def.result;
+        const cls = ty.kind === 'ref' ? ty.cls : '';
+        completeTask(this.svc, task, ty.kind === 'void' ? '' : encodeValue(ty, value), cls);
+      } catch (e) {
+        failTask(this.svc, task, this.errorInfo(e, `Async.${method.name}`));
+      }
+    })();
+    return task;
+  }
+
+  private errorInfo(e: unknown, name: string): string[] {
+    if (e instanceof ApiError) return [e.code, ...e.params];
+    const message = e instanceof Error ? e.message : String(e);
+    this.svc.log.error({ call: name, err: e instanceof Error ? e.stack : message, bug: e instanceof BugError }, 'internal error');
+    return ['INTERNAL_ERROR', message];
+  }
+}

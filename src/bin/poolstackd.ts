@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// poolstackd: the per-host daemon. Composition root only: parse options, start, stop on signals.
+import { readFileSync } from 'node:fs';
+import { startDaemon } from '../api/daemon.js';
+import { parseArgs } from './args.js';
+
+const usage = `usage: poolstackd --data-dir DIR --address A --port P [--http-port H] [--driver sim]
+                  [--hostname NAME] [--root-password-file F] [--log-level L]`;
+
+async function main(): Promise<void> {
+  const a = parseArgs(
+    process.argv.slice(2),
+    ['data-dir', 'address', 'port', 'http-port', 'driver', 'hostname', 'root-password-file', 'log-level', 'auth-failure-delay-ms'],
+    ['help'],
+  );
+  if (a.has('help')) {
+    console.log(usage);
+    return;
+  }
+  const dataDir = a.get('data-dir');
+  const address = a.get('address') ?? '127.0.0.1';
+  const port = Number(a.get('port') ?? '443');
+  if (dataDir === undefined || !Number.isInteger(port)) throw new Error(usage);
+  const driver = a.get('driver') ?? 'sim';
+  if (driver !== 'sim') throw new Error(`unknown driver ${driver} (available: sim)`);
+  const pwFile = a.get('root-password-file');
+  const rootPassword = pwFile !== undefined ? readFileSync(pwFile, 'utf8').trim() : process.env.POOLSTACK_ROOT_PASSWORD;
+  const httpPort = a.get('http-port');
+  const delay = a.get('auth-failure-delay-ms');
+  const daemon = await startDaemon({
+    dataDir,
+    address,
+    port,
+    httpPort: httpPort === undefined ? undefined : Number(httpPort),
+    driver,
+    hostname: a.get('hostname'),
+    rootPassword,
+    authFailureDelayMs: delay === undefined ? undefined : Number(delay),
+    logLevel: a.get('log-level'),
+  });
+  const plain = daemon.httpPort === undefined ? '' : `, http://${address}:${daemon.httpPort}/`;
+  console.log(`poolstackd ready: https://${address}:${daemon.port}/${plain}`);
+  const stop = (signal: string) => {
+    console.log(`poolstackd: ${signal}, stopping`);
+    daemon.stop().then(
+      () => process.exit(0),
+      (e: unknown) => {
+        console.error(e);
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((e: unknown) => {
+  console.error(`poolstackd: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});

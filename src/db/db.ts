@@ -1,0 +1,367 @@
+// The object database: every class's rows in memory for fast reads, each write a transaction that
+// gets the next generation, is made durable by the SqliteStore (persistent classes only), and is
+// appended to the change log that event.from, replication and backups are expressed in.
+import { assert } from '../base/assert.js';
+import type { Clock } from '../base/clock.js';
+import { limits } from '../base/limits.js';
+import type { ClassDef } from '../model/define.js';
+import { recordConforms, withDefaults, type Resolve } from '../model/derive/values.js';
+import { NULL_REF } from '../model/types.js';
+import type { Deletion, SqliteStore, StoredRow } from './sqlite-store.js';
+
+export type Rec = Record<string, unknown>;
+
+export interface Row {
+  readonly cls: string;
+  readonly ref: string;
+  readonly ctime: number;
+  readonly mtime: number;
+  readonly rec: Rec;
+}
+
+export interface Change {
+  readonly gen: number;
+  readonly cls: string;
+  readonly ref: string;
+  readonly op: 'add' | 'mod' | 'del';
+  /** Creation generation of the object (for deciding add versus mod versus del). */
+  readonly ctime: number;
+}
+
+interface Inverse {
+  readonly field: string;
+  readonly parentCls: string;
+  readonly parentField: string;
+}
+
+/** A write in progress: reads see its own writes; nothing is visible to others until commit. */
+export interface Tx {
+  get(cls: string, ref: string): Rec | undefined;
+  create(cls: string, ref: string, rec: Rec): void;
+  update(cls: string, ref: string, patch: Rec): void;
+  delete(cls: string, ref: string): void;
+  /** Marks an object modified without changing it (event.inject). */
+  touch(cls: string, ref: string): void;
+}
+
+type Pending = { cls: string; ref: string; before: Row | undefined; after: Rec | null; touched: boolean };
+
+export class Db {
+  private readonly tables = new Map<string, Map<string, Row>>();
+  private readonly uuids = new Map<string, Map<string, string>>();
+  private readonly inverses = new Map<string, Inverse[]>();
+  private readonly log: Change[] = [];
+  /** The log holds every change with a generation above this. */
+  private logFloor: number;
+  private gen: number;
+  private readonly waiters = new Set<() => void>();
+  private readonly listeners = new Set<(changes: readonly Change[]) => void>();
+
+  constructor(
+    private readonly store: SqliteStore,
+    private readonly classes: Record<string, ClassDef>,
+    private readonly clock: Clock,
+  ) {
+    for (const [name, def] of Object.entries(classes)) {
+      if (Object.keys(def.fields).length === 0) continue;
+      this.tables.set(name, new Map());
+      this.uuids.set(name, new Map());
+      for (const [fname, f] of Object.entries(def.fields)) {
+        if (f.inverse === undefined || f.ty.kind !== 'ref') continue;
+        const list = this.inverses.get(name) ?? [];
+        list.push({ field: fname, parentCls: f.ty.cls, parentField: f.inverse });
+        this.inverses.set(name, list);
+      }
+    }
+    this.gen = store.loadGeneration();
+    this.logFloor = this.gen;
+    this.load(store.loadRows());
+  }
+
+  readonly resolve: Resolve = (cls) => this.classes[cls];
+
+  get generation(): number {
+    return this.gen;
+  }
+
+  get(cls: string, ref: string): Rec | undefined {
+    return this.tables.get(cls)?.get(ref)?.rec;
+  }
+
+  row(cls: string, ref: string): Row | undefined {
+    return this.tables.get(cls)?.get(ref);
+  }
+
+  /** Every row of a class, in creation order. Callers must not mutate the records. */
+  all(cls: string): ReadonlyMap<string, Row> {
+    const t = this.tables.get(cls);
+    assert(t !== undefined, `no table ${cls}`);
+    return t;
+  }
+
+  count(cls: string): number {
+    return this.tables.get(cls)?.size ?? 0;
+  }
+
+  refByUuid(cls: string, uuid: string): string | undefined {
+    return this.uuids.get(cls)?.get(uuid);
+  }
+
+  /** The class holding `ref`, searching every table (event.inject, get_record of unknown refs). */
+  classOf(ref: string): string | undefined {
+    for (const [cls, t] of this.tables) if (t.has(ref)) return cls;
+    return undefined;
+  }
+
+  /** Runs `fn` as one transaction. If it throws, nothing changes and the error propagates. */
+  transact<T>(fn: (tx: Tx) => T): T {
+    const pending = new Map<string, Pending>();
+    const tx = this.makeTx(pending);
+    const result = fn(tx);
+    this.commit(pending);
+    return result;
+  }
+
+  /** Called after each commit with its changes (replication, legacy event queues). */
+  onCommit(listener: (changes: readonly Change[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once the generation exceeds `gen`, or after `timeoutMs`. */
+  waitForChange(gen: number, timeoutMs: number): Promise<void> {
+    if (this.gen > gen) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.waiters.delete(done);
+        this.clock.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.clock.setTimeout(done, timeoutMs);
+      this.waiters.add(done);
+    });
+  }
+
+  /**
+   * Changes after `since`, coalesced to one per object (latest wins), oldest first. `complete`
+   * is false when `since` predates the in-memory log and the answer came from a table scan.
+   */
+  changesSince(since: number, wanted: (cls: string) => boolean): Change[] {
+    const latest = new Map<string, Change>();
+    if (since >= this.logFloor) {
+      let i = this.firstLogIndexAfter(since);
+      for (; i < this.log.length; i++) {
+        const c = this.log[i];
+        if (c !== undefined && wanted(c.cls)) {
+          latest.delete(c.ref);
+          latest.set(c.ref, c);
+        }
+      }
+    } else {
+      this.scanSince(since, wanted, latest);
+    }
+    const out: Change[] = [];
+    for (const c of latest.values()) {
+      const exists = this.row(c.cls, c.ref);
+      if (exists !== undefined) out.push({ ...c, op: exists.ctime > since ? 'add' : 'mod', ctime: exists.ctime });
+      else if (c.ctime <= since) out.push({ ...c, op: 'del' });
+    }
+    return out.sort((a, b) => a.gen - b.gen);
+  }
+
+  close(): void {
+    for (const w of [...this.waiters]) w();
+    this.store.close();
+  }
+
+  private scanSince(since: number, wanted: (cls: string) => boolean, into: Map<string, Change>): void {
+    const dels: Deletion[] = this.store.deletionsSince(since);
+    for (const d of dels) if (wanted(d.cls)) into.set(d.ref, { ...d, op: 'del' });
+    for (const c of this.log) if (c.op === 'del' && c.gen > since && wanted(c.cls)) into.set(c.ref, c);
+    for (const [cls, t] of this.tables) {
+      if (!wanted(cls)) continue;
+      for (const r of t.values()) {
+        if (r.mtime > since) into.set(r.ref, { gen: r.mtime, cls, ref: r.ref, op: 'mod', ctime: r.ctime });
+      }
+    }
+  }
+
+  private firstLogIndexAfter(gen: number): number {
+    let lo = 0;
+    let hi = this.log.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if ((this.log[mid]?.gen ?? 0) <= gen) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private load(rows: StoredRow[]): void {
+    for (const r of rows) {
+      const def = this.classes[r.cls];
+      const table = this.tables.get(r.cls);
+      if (def === undefined || table === undefined || !def.persist) continue;
+      // Fields added since the row was written get defaults; non-persistent fields are blanked.
+      const kept: Rec = {};
+      for (const [k, f] of Object.entries(def.fields)) if (f.persist && k in r.body) kept[k] = r.body[k];
+      const rec = withDefaults(def, kept);
+      table.set(r.ref, { cls: r.cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, rec });
+      if (typeof rec.uuid === 'string') this.uuids.get(r.cls)?.set(rec.uuid, r.ref);
+    }
+    this.rebuildInverses();
+    for (const [cls, t] of this.tables) {
+      const def = this.classes[cls];
+      assert(def !== undefined);
+      for (const r of t.values()) {
+        const bad = recordConforms(def, r.rec, this.resolve);
+        assert(bad === undefined, `stored ${cls} ${r.ref} has a bad field ${bad}`);
+      }
+    }
+  }
+
+  /** Inverse set fields are derived data: recompute them from the child side at load. */
+  private rebuildInverses(): void {
+    for (const invs of this.inverses.values()) {
+      for (const inv of invs) {
+        for (const p of this.tables.get(inv.parentCls)?.values() ?? []) p.rec[inv.parentField] = [];
+      }
+    }
+    for (const [cls, invs] of this.inverses) {
+      for (const child of this.tables.get(cls)?.values() ?? []) {
+        for (const inv of invs) {
+          const parent = this.get(inv.parentCls, child.rec[inv.field] as string);
+          if (parent !== undefined) (parent[inv.parentField] as string[]).push(child.ref);
+        }
+      }
+    }
+  }
+
+  private makeTx(pending: Map<string, Pending>): Tx {
+    const current = (cls: string, ref: string): Rec | undefined => {
+      const p = pending.get(ref);
+      if (p !== undefined) return p.after ?? undefined;
+      return this.get(cls, ref);
+    };
+    const stage = (cls: string, ref: string): Pending => {
+      let p = pending.get(ref);
+      if (p === undefined) {
+        const before = this.row(cls, ref);
+        p = { cls, ref, before, after: before === undefined ? null : { ...before.rec }, touched: false };
+        pending.set(ref, p);
+      }
+      assert(p.cls === cls, `${ref} is a ${p.cls}, not a ${cls}`);
+      return p;
+    };
+    const linkParents = (cls: string, ref: string, rec: Rec, add: boolean) => {
+      for (const inv of this.inverses.get(cls) ?? []) {
+        const parentRef = rec[inv.field] as string;
+        if (parentRef === NULL_REF || current(inv.parentCls, parentRef) === undefined) continue;
+        const parent = stage(inv.parentCls, parentRef);
+        assert(parent.after !== null);
+        const set = (parent.after[inv.parentField] as string[]).filter((r) => r !== ref);
+        parent.after[inv.parentField] = add ? [...set, ref] : set;
+      }
+    };
+    const tx: Tx = {
+      get: current,
+      create: (cls, ref, rec) => {
+        const def = this.classes[cls];
+        assert(def !== undefined && this.tables.has(cls), `create of unknown class ${cls}`);
+        assert(current(cls, ref) === undefined, `create of existing ${ref}`);
+        const full = withDefaults(def, rec);
+        const p = stage(cls, ref);
+        p.after = full;
+        linkParents(cls, ref, full, true);
+      },
+      update: (cls, ref, patch) => {
+        const p = stage(cls, ref);
+        assert(p.after !== null, `update of missing ${cls} ${ref}`);
+        const old = p.after;
+        const changesLinks = (this.inverses.get(cls) ?? []).some((i) => i.field in patch && patch[i.field] !== old[i.field]);
+        if (changesLinks) linkParents(cls, ref, old, false);
+        p.after = { ...old, ...patch };
+        if (changesLinks) linkParents(cls, ref, p.after, true);
+      },
+      delete: (cls, ref) => {
+        const p = stage(cls, ref);
+        assert(p.after !== null, `delete of missing ${cls} ${ref}`);
+        linkParents(cls, ref, p.after, false);
+        p.after = null;
+      },
+      touch: (cls, ref) => {
+        const p = stage(cls, ref);
+        p.touched = true;
+      },
+    };
+    return tx;
+  }
+
+  private commit(pending: Map<string, Pending>): void {
+    const changed = [...pending.values()].filter((p) => p.touched || !sameRec(p.before?.rec, p.after));
+    if (changed.length === 0) return;
+    const gen = this.gen + 1;
+    const upserts: StoredRow[] = [];
+    const deletes: Deletion[] = [];
+    const rows: { p: Pending; row: Row | undefined }[] = [];
+    for (const p of changed) {
+      const def = this.classes[p.cls];
+      assert(def !== undefined);
+      const ctime = p.before?.ctime ?? gen;
+      const row = p.after === null ? undefined : { cls: p.cls, ref: p.ref, ctime, mtime: gen, rec: p.after };
+      if (row !== undefined) {
+        const bad = recordConforms(def, row.rec, this.resolve);
+        assert(bad === undefined, `${p.cls}.${bad} does not conform: ${JSON.stringify(row.rec[bad ?? ''])}`);
+      }
+      rows.push({ p, row });
+      if (!def.persist) continue;
+      if (row !== undefined) upserts.push({ ...row, body: persistentBody(def, row.rec) });
+      else if (p.before !== undefined) deletes.push({ gen, cls: p.cls, ref: p.ref, ctime });
+    }
+    this.store.commit({ gen, upserts, deletes });
+    this.apply(gen, rows);
+  }
+
+  private apply(gen: number, rows: { p: Pending; row: Row | undefined }[]): void {
+    this.gen = gen;
+    const changes: Change[] = [];
+    for (const { p, row } of rows) {
+      const table = this.tables.get(p.cls);
+      assert(table !== undefined);
+      const oldUuid = p.before?.rec.uuid;
+      if (typeof oldUuid === 'string') this.uuids.get(p.cls)?.delete(oldUuid);
+      if (row === undefined) table.delete(p.ref);
+      else {
+        table.set(p.ref, row);
+        if (typeof row.rec.uuid === 'string') this.uuids.get(p.cls)?.set(row.rec.uuid, p.ref);
+      }
+      const op = row === undefined ? 'del' : p.before === undefined ? 'add' : 'mod';
+      changes.push({ gen, cls: p.cls, ref: p.ref, op, ctime: p.before?.ctime ?? gen });
+    }
+    this.log.push(...changes);
+    if (this.log.length > limits.changeLogMax) {
+      const drop = this.log.length - limits.changeLogMax;
+      this.logFloor = this.log[drop - 1]?.gen ?? this.logFloor;
+      this.log.splice(0, drop);
+    }
+    for (const w of [...this.waiters]) w();
+    for (const l of this.listeners) l(changes);
+  }
+}
+
+function persistentBody(def: ClassDef, rec: Rec): Rec {
+  const out: Rec = {};
+  for (const [k, f] of Object.entries(def.fields)) if (f.persist) out[k] = rec[k];
+  return out;
+}
+
+function sameRec(a: Rec | undefined, b: Rec | null): boolean {
+  if (a === undefined || b === null) return a === undefined && b === null;
+  for (const k of Object.keys(b)) {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || JSON.stringify(x) !== JSON.stringify(y)) return false;
+  }
+  return true;
+}

@@ -1,0 +1,47 @@
+// What every implementation receives: long-lived services plus the identity of this one call.
+// Mirrors xapi's `~__context`; nothing in impl/ reaches for globals.
+import type { Clock, Random } from '../base/clock.js';
+import type { Logger } from '../base/log.js';
+import type { Db } from '../db/db.js';
+import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
+import type { StorageDriver } from '../drivers/storage/driver.js';
+
+export interface Services {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+  /** The host this daemon runs on. */
+  readonly hostRef: string;
+  readonly hypervisor: HypervisorDriver;
+  /** Storage drivers of the SRs this host has attached, by SR ref. */
+  readonly storage: Map<string, StorageDriver>;
+  readonly auth: Authenticator;
+  readonly config: ServiceConfig;
+  /** Aborts in-flight asynchronous work by task ref (task.cancel). */
+  readonly taskAborts: Map<string, AbortController>;
+}
+
+export interface ServiceConfig {
+  readonly authFailureDelayMs: number;
+  readonly sessionIdleMs: number;
+  readonly sessionsPerUserMax: number;
+}
+
+export interface Authenticator {
+  /** True when `password` is the stored secret of `user`. */
+  verify(user: string, password: string): Promise<boolean>;
+}
+
+export interface Ctx {
+  readonly svc: Services;
+  /** The caller's session ref ('' for sessionless calls such as login). */
+  readonly session: string;
+  /** The task this call runs under when it came in as Async.*, else undefined. */
+  readonly task: string | undefined;
+  /** Names this call in current_operations: the task ref, or a fresh ref for a synchronous call. */
+  readonly opRef: string;
+  readonly signal: AbortSignal;
+  /** Protocol the call came in on; task results are always XML-RPC fragments regardless. */
+  readonly log: Logger;
+}

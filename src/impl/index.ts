@@ -1,0 +1,125 @@
+// The implementation of every explicit message, by class. `Handlers<Ctx, Classes>` makes a missing
+// or misspelled handler a compile error, the guarantee xapi gets from its generated signatures.
+import type { Handlers } from '../model/define.js';
+import type { Classes } from '../model/index.js';
+import type { Ctx } from './context.js';
+import * as ev from './event.js';
+import { createMessage, createSimple, destroyMessage, destroySimple, messagesSince, plugPbd, serverTime, supportedSrTypes, unplugPbd } from './misc.js';
+import { createNetwork, destroyNetwork } from './network/network.js';
+import { loginWithPassword, logout } from './session.js';
+import { copyVdi, createVdi, destroyVdiRecordAndFile, resizeVdi, scanSr } from './storage/vdi.js';
+import { cancelTask, createTask, destroyTask, setTaskField } from './task.js';
+import { allowedVbdDevices, allowedVifDevices, cloneVm, copyVm, createVm, destroyVm, provisionVm, setMemoryLimits } from './vm/create.js';
+import * as dev from './vm/devices.js';
+import * as life from './vm/lifecycle.js';
+import { checkOperation } from './vm/operations.js';
+import { read } from './util.js';
+
+export const handlers: Handlers<Ctx, Classes> = {
+  session: {
+    login_with_password: (ctx, uname, pwd, version, originator) => loginWithPassword(ctx, uname, pwd, version, originator),
+    logout: (ctx) => logout(ctx),
+    local_logout: (ctx) => logout(ctx),
+  },
+  task: {
+    create: (ctx, label, description) => createTask(ctx, label, description),
+    destroy: (ctx, self) => destroyTask(ctx, self),
+    cancel: (ctx, task) => cancelTask(ctx, task),
+    set_status: (ctx, self, value) => setTaskField(ctx, self, 'status', value),
+    set_progress: (ctx, self, value) => setTaskField(ctx, self, 'progress', value),
+    set_result: (ctx, self, value) => setTaskField(ctx, self, 'result', value),
+    set_error_info: (ctx, self, value) => setTaskField(ctx, self, 'error_info', value),
+  },
+  event: {
+    register: (ctx, classes) => ev.eventRegister(ctx, classes),
+    unregister: (ctx, classes) => ev.eventUnregister(ctx, classes),
+    next: (ctx) => ev.eventNext(ctx),
+    from: (ctx, classes, token, timeout) => ev.eventFrom(ctx, classes, token, timeout),
+    get_current_id: (ctx) => ctx.svc.db.generation,
+    inject: (ctx, cls, ref) => ev.eventInject(ctx, cls, ref),
+  },
+  pool: {},
+  host: {
+    get_servertime: (ctx, host) => serverTime(ctx, host),
+    get_server_localtime: (ctx, host) => serverTime(ctx, host),
+  },
+  host_metrics: {},
+  host_cpu: {},
+  VM: {
+    create: (ctx, args) => createVm(ctx, args),
+    destroy: (ctx, self) => destroyVm(ctx, self),
+    clone: (ctx, vm, newName) => cloneVm(ctx, vm, newName),
+    copy: (ctx, vm, newName, sr) => copyVm(ctx, vm, newName, sr),
+    provision: (ctx, vm) => provisionVm(ctx, vm),
+    start: (ctx, vm, paused, force) => life.start(ctx, vm, paused, force),
+    start_on: (ctx, vm, host, paused, force) => life.startOn(ctx, vm, host, paused, force),
+    pause: (ctx, vm) => life.pause(ctx, vm),
+    unpause: (ctx, vm) => life.unpause(ctx, vm),
+    clean_shutdown: (ctx, vm) => life.cleanShutdown(ctx, vm),
+    shutdown: (ctx, vm) => life.shutdown(ctx, vm),
+    hard_shutdown: (ctx, vm) => life.hardShutdown(ctx, vm),
+    clean_reboot: (ctx, vm) => life.cleanReboot(ctx, vm),
+    hard_reboot: (ctx, vm) => life.hardReboot(ctx, vm),
+    suspend: (ctx, vm) => life.suspend(ctx, vm),
+    resume: (ctx, vm, paused, force) => life.resume(ctx, vm, paused, force),
+    resume_on: (ctx, vm, host, paused, force) => life.resumeOnHost(ctx, vm, host, paused, force),
+    power_state_reset: (ctx, vm) => life.powerStateReset(ctx, vm),
+    get_allowed_VBD_devices: (ctx, vm) => allowedVbdDevices(ctx, vm),
+    get_allowed_VIF_devices: (ctx, vm) => allowedVifDevices(ctx, vm),
+    assert_operation_valid: (ctx, self, op) => {
+      const err = checkOperation(self, read(ctx, 'VM', self), op);
+      if (err !== undefined) throw err;
+    },
+    set_memory_limits: (ctx, self, smin, smax, dmin, dmax) => setMemoryLimits(ctx, self, smin, smax, dmin, dmax),
+  },
+  VM_metrics: {},
+  VM_guest_metrics: {},
+  network: {
+    create: (ctx, args) => createNetwork(ctx, args),
+    destroy: (ctx, self) => destroyNetwork(ctx, self),
+  },
+  VIF: {
+    create: (ctx, args) => dev.createVif(ctx, args),
+    destroy: (ctx, self) => dev.destroyVif(ctx, self),
+    plug: (ctx, self) => dev.plugVif(ctx, self),
+    unplug: (ctx, self) => dev.unplugVif(ctx, self),
+  },
+  PIF: {},
+  SR: {
+    scan: (ctx, sr) => scanSr(ctx, sr),
+    get_supported_types: () => supportedSrTypes(),
+  },
+  VDI: {
+    create: (ctx, args) => createVdi(ctx, args),
+    destroy: (ctx, self) => destroyVdiRecordAndFile(ctx, self),
+    clone: (ctx, vdi) => copyVdi(ctx, vdi, 'OpaqueRef:NULL'),
+    copy: (ctx, vdi, sr) => copyVdi(ctx, vdi, sr),
+    resize: (ctx, vdi, size) => resizeVdi(ctx, vdi, size),
+  },
+  VBD: {
+    create: (ctx, args) => dev.createVbd(ctx, args),
+    destroy: (ctx, self) => dev.destroyVbd(ctx, self),
+    plug: (ctx, self) => dev.plugVbd(ctx, self),
+    unplug: (ctx, self) => dev.unplugVbd(ctx, self),
+    unplug_force: (ctx, self) => dev.unplugVbd(ctx, self),
+    eject: (ctx, vbd) => dev.ejectVbd(ctx, vbd),
+    insert: (ctx, vbd, vdi) => dev.insertVbd(ctx, vbd, vdi),
+  },
+  PBD: {
+    plug: (ctx, self) => plugPbd(ctx, self),
+    unplug: (ctx, self) => unplugPbd(ctx, self),
+  },
+  console: {
+    create: (ctx, args) => createSimple('console', ctx, args),
+    destroy: (ctx, self) => destroySimple('console', ctx, self),
+  },
+  message: {
+    create: (ctx, name, priority, cls, objUuid, body) => createMessage(ctx, name, priority, cls, objUuid, body),
+    destroy: (ctx, self) => destroyMessage(ctx, self),
+    get_since: (ctx, since) => messagesSince(ctx, since),
+  },
+  secret: {
+    create: (ctx, args) => createSimple('secret', ctx, args),
+    destroy: (ctx, self) => destroySimple('secret', ctx, self),
+  },
+};

@@ -1,0 +1,190 @@
+// VM power operations: start, shutdown, reboot, pause, suspend, resume and power_state_reset.
+// Each runs under its operation lock; the DB is changed only after the hypervisor did the work,
+// so a failed driver call leaves the VM in the state it really is in.
+import { ApiError } from '../../model/errors.js';
+import type { Rec } from '../../model/index.js';
+import { NULL_REF } from '../../model/types.js';
+import type { Ctx } from '../context.js';
+import { createVdi, destroyVdiRecordAndFile } from '../storage/vdi.js';
+import { read } from '../util.js';
+import { domainSpec, driverCall } from './domain.js';
+import { markNoDomain, markResident, releaseReservation, reserveMemory, withVmOp } from './state.js';
+
+type VM = Rec<'VM'>;
+
+/** The host a VM starts on. One host per daemon for now: it must be this one, live and enabled. */
+function checkHost(ctx: Ctx, host: string): void {
+  const h = read(ctx, 'host', host);
+  const metrics = ctx.svc.db.get('host_metrics', h.metrics);
+  if (host !== ctx.svc.hostRef || metrics?.live !== true) throw new ApiError('HOST_NOT_LIVE', []);
+  if (!h.enabled) throw new ApiError('HOST_DISABLED', [host]);
+}
+
+async function boot(ctx: Ctx, ref: string, host: string, paused: boolean, image?: string): Promise<void> {
+  checkHost(ctx, host);
+  reserveMemory(ctx, ref, host);
+  try {
+    const vm = read(ctx, 'VM', ref);
+    const spec = domainSpec(ctx, ref, vm);
+    const hv = ctx.svc.hypervisor;
+    const d = await driverCall(ref, vm, () =>
+      image === undefined ? hv.vm.create(spec, { paused }) : hv.vm.resume(spec, image, { paused }),
+    );
+    try {
+      ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, ref, paused ? 'Paused' : 'Running', host, d));
+    } catch (e) {
+      // The DB could not record the domain: destroy it, so no guest runs that the pool does not know of.
+      await hv.vm.shutdown(vm.uuid, { clean: false });
+      throw e;
+    }
+  } catch (e) {
+    releaseReservation(ctx, ref);
+    throw e;
+  }
+}
+
+export function start(ctx: Ctx, vm: string, startPaused: boolean, _force: boolean): Promise<void> {
+  return withVmOp(ctx, vm, 'start', () => boot(ctx, vm, chooseHost(ctx, vm), startPaused));
+}
+
+export function startOn(ctx: Ctx, vm: string, host: string, startPaused: boolean, _force: boolean): Promise<void> {
+  return withVmOp(ctx, vm, 'start_on', () => boot(ctx, vm, host, startPaused));
+}
+
+/** Placement: until pools exist, this host is the only candidate (affinity included). */
+function chooseHost(ctx: Ctx, _vm: string): string {
+  return ctx.svc.hostRef;
+}
+
+export function pause(ctx: Ctx, vm: string): Promise<void> {
+  return withVmOp(ctx, vm, 'pause', async (rec) => {
+    const d = await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.pause(rec.uuid));
+    ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, vm, 'Paused', rec.resident_on, d));
+  });
+}
+
+export function unpause(ctx: Ctx, vm: string): Promise<void> {
+  return withVmOp(ctx, vm, 'unpause', async (rec) => {
+    const d = await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.unpause(rec.uuid));
+    ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, vm, 'Running', rec.resident_on, d));
+  });
+}
+
+async function stopDomain(ctx: Ctx, vm: string, rec: VM, clean: boolean): Promise<void> {
+  if (rec.power_state === 'Suspended') {
+    // A suspended VM has no domain: a hard shutdown discards its memory image.
+    const image = rec.suspend_VDI;
+    ctx.svc.db.transact((tx) => {
+      tx.update('VM', vm, { suspend_VDI: NULL_REF });
+      markNoDomain(ctx.svc, tx, vm, 'Halted');
+    });
+    if (image !== NULL_REF) await destroyVdiRecordAndFile(ctx, image);
+    return;
+  }
+  await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.shutdown(rec.uuid, { clean }));
+  ctx.svc.db.transact((tx) => markNoDomain(ctx.svc, tx, vm, 'Halted'));
+}
+
+export function cleanShutdown(ctx: Ctx, vm: string): Promise<void> {
+  return withVmOp(ctx, vm, 'clean_shutdown', (rec) => stopDomain(ctx, vm, rec, true));
+}
+
+export function hardShutdown(ctx: Ctx, vm: string): Promise<void> {
+  return withVmOp(ctx, vm, 'hard_shutdown', (rec) => stopDomain(ctx, vm, rec, false));
+}
+
+/** VM.shutdown: clean when the guest can cooperate (running), otherwise hard. */
+export function shutdown(ctx: Ctx, vm: string): Promise<void> {
+  return withVmOp(ctx, vm, 'shutdown', (rec) => stopDomain(ctx, vm, rec, rec.power_state === 'Running'));
+}
+
+function reboot(ctx: Ctx, vm: string, clean: boolean): Promise<void> {
+  return withVmOp(ctx, vm, clean ? 'clean_reboot' : 'hard_reboot', async (rec) => {
+    const d = await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.reboot(rec.uuid, { clean }));
+    ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, vm, 'Running', rec.resident_on, d));
+  });
+}
+
+export const cleanReboot = (ctx: Ctx, vm: string) => reboot(ctx, vm, true);
+export const hardReboot = (ctx: Ctx, vm: string) => reboot(ctx, vm, false);
+
+/** The SR suspend images go to: pool.suspend_image_SR, else the default SR. */
+function suspendSr(ctx: Ctx): string {
+  for (const row of ctx.svc.db.all('pool').values()) {
+    const pool = row.rec as Rec<'pool'>;
+    for (const sr of [pool.suspend_image_SR, pool.default_SR]) {
+      if (sr !== NULL_REF && ctx.svc.storage.has(sr)) return sr;
+    }
+  }
+  throw new ApiError('SR_HAS_NO_PBDS', [NULL_REF]);
+}
+
+export function suspend(ctx: Ctx, vm: string): Promise<void> {
+  return withVmOp(ctx, vm, 'suspend', async (rec) => {
+    const image = await createVdi(ctx, {
+      name_label: `Suspend image for ${rec.name_label}`,
+      SR: suspendSr(ctx),
+      virtual_size: rec.memory_static_max,
+      type: 'suspend',
+    });
+    try {
+      const path = imagePath(ctx, image);
+      await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.suspend(rec.uuid, path));
+    } catch (e) {
+      await destroyVdiRecordAndFile(ctx, image);
+      throw e;
+    }
+    ctx.svc.db.transact((tx) => {
+      tx.update('VM', vm, { suspend_VDI: image, suspend_SR: read(ctx, 'VDI', image).SR });
+      markNoDomain(ctx.svc, tx, vm, 'Suspended');
+    });
+  });
+}
+
+function imagePath(ctx: Ctx, vdi: string): string {
+  const rec = read(ctx, 'VDI', vdi);
+  const storage = ctx.svc.storage.get(rec.SR);
+  if (storage === undefined) throw new ApiError('SR_HAS_NO_PBDS', [rec.SR]);
+  return storage.vdiPath(rec.uuid);
+}
+
+function resumeOn(ctx: Ctx, vm: string, host: string, paused: boolean, op: string): Promise<void> {
+  return withVmOp(ctx, vm, op, async (rec) => {
+    const image = rec.suspend_VDI;
+    if (image === NULL_REF) throw new ApiError('VM_BAD_POWER_STATE', [vm, 'suspended', 'suspended (no image)']);
+    await boot(ctx, vm, host, paused, imagePath(ctx, image));
+    ctx.svc.db.transact((tx) => tx.update('VM', vm, { suspend_VDI: NULL_REF }));
+    await destroyVdiRecordAndFile(ctx, image);
+  });
+}
+
+export function resume(ctx: Ctx, vm: string, startPaused: boolean, _force: boolean): Promise<void> {
+  return resumeOn(ctx, vm, chooseHost(ctx, vm), startPaused, 'resume');
+}
+
+export function resumeOnHost(ctx: Ctx, vm: string, host: string, startPaused: boolean, _force: boolean) {
+  return resumeOn(ctx, vm, host, startPaused, 'resume_on');
+}
+
+/**
+ * xe vm-reset-powerstate: an operator override of the database after a host failure. Refused when
+ * a domain still exists here or the VM's host is live (xapi_vm.ml power_state_reset).
+ */
+export async function powerStateReset(ctx: Ctx, vm: string): Promise<void> {
+  const rec = read(ctx, 'VM', vm);
+  if (rec.is_control_domain) throw new ApiError('CANNOT_RESET_CONTROL_DOMAIN', [vm]);
+  if (rec.power_state === 'Running' || rec.power_state === 'Paused') {
+    if (rec.resident_on === ctx.svc.hostRef) {
+      const d = await ctx.svc.hypervisor.vm.get(rec.uuid);
+      if (d !== undefined) throw new ApiError('DOMAIN_EXISTS', [vm, String(d.domid)]);
+    } else if (rec.resident_on !== NULL_REF) {
+      const host = ctx.svc.db.get('host', rec.resident_on) as Rec<'host'> | undefined;
+      const live = host !== undefined && ctx.svc.db.get('host_metrics', host.metrics)?.live === true;
+      if (live) throw new ApiError('HOST_IS_LIVE', [rec.resident_on]);
+    }
+  }
+  ctx.svc.db.transact((tx) => {
+    tx.update('VM', vm, { current_operations: {} });
+    markNoDomain(ctx.svc, tx, vm, 'Halted');
+  });
+}

@@ -1,0 +1,166 @@
+// Checking and coercing values against their `Ty`. `coerce` is the API boundary (it accepts what
+// real clients send: numeric strings for ints, 0/1 for bools) and names the offending parameter;
+// `conforms` is the DB's pair assertion on records it writes and reads back.
+import { formatDateTime, parseDateTime } from '../../base/clock.js';
+import { limits } from '../../base/limits.js';
+import type { ClassDef } from '../define.js';
+import { ApiError } from '../errors.js';
+import type { Ty } from '../types.js';
+import { zeroOf } from '../types.js';
+
+export type Resolve = (cls: string) => ClassDef | undefined;
+
+function typeError(path: string): ApiError {
+  return new ApiError('FIELD_TYPE_ERROR', [path]);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Converts a decoded wire value to the canonical JS value of `ty`, or throws FIELD_TYPE_ERROR. */
+export function coerce(ty: Ty, v: unknown, path: string, resolve: Resolve): unknown {
+  switch (ty.kind) {
+    case 'string':
+      if (typeof v !== 'string') throw typeError(path);
+      if (v.length > limits.stringParamBytesMax) throw new ApiError('INVALID_VALUE', [path, 'too long']);
+      return v;
+    case 'ref':
+      if (typeof v !== 'string') throw typeError(path);
+      return v;
+    case 'enum': {
+      if (typeof v !== 'string') throw typeError(path);
+      // xapi matches enum names case-insensitively on input.
+      const hit = ty.values.find((x) => x.toLowerCase() === v.toLowerCase());
+      if (hit === undefined) throw new ApiError('INVALID_VALUE', [path, v]);
+      return hit;
+    }
+    case 'int':
+    case 'int32':
+      return coerceInt(v, path);
+    case 'float': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+      if (!Number.isFinite(n)) throw typeError(path);
+      return n;
+    }
+    case 'bool':
+      if (typeof v === 'boolean') return v;
+      if (v === 'true' || v === '1' || v === 1) return true;
+      if (v === 'false' || v === '0' || v === 0) return false;
+      throw typeError(path);
+    case 'datetime': {
+      const ms = typeof v === 'string' ? parseDateTime(v) : typeof v === 'number' ? v * 1000 : NaN;
+      if (!Number.isFinite(ms)) throw typeError(path);
+      return formatDateTime(ms);
+    }
+    case 'set':
+      if (!Array.isArray(v)) throw typeError(path);
+      return v.map((x, i) => coerce(ty.of, x, `${path}[${i}]`, resolve));
+    case 'map': {
+      if (!isPlainObject(v)) throw typeError(path);
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) {
+        const key = String(coerce(ty.key, k, `${path} key`, resolve));
+        out[key] = coerce(ty.value, x, `${path}.${k}`, resolve);
+      }
+      return out;
+    }
+    case 'record':
+      return coerceRecordPartial(ty.cls, v, path, resolve);
+    case 'struct': {
+      if (!isPlainObject(v)) throw typeError(path);
+      const out: Record<string, unknown> = {};
+      for (const [k, fty] of Object.entries(ty.fields)) out[k] = coerce(fty, v[k], `${path}.${k}`, resolve);
+      return out;
+    }
+    case 'void':
+      return undefined;
+    case 'dynamic':
+      return v;
+  }
+}
+
+function coerceInt(v: unknown, path: string): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  if (typeof v === 'string' && /^-?\d+$/.test(v.trim())) {
+    const n = Number(v.trim());
+    if (Number.isSafeInteger(n)) return n;
+  }
+  throw typeError(path);
+}
+
+/**
+ * A record argument (VM.create etc.): known fields are coerced, unknown fields rejected, absent
+ * fields left out so the caller's defaults apply.
+ */
+function coerceRecordPartial(cls: string, v: unknown, path: string, resolve: Resolve): Record<string, unknown> {
+  const def = resolve(cls);
+  if (def === undefined || !isPlainObject(v)) throw typeError(path);
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    const f = def.fields[k];
+    // xapi ignores unknown members of a create record; so do we, for old/new clients alike.
+    if (f === undefined) continue;
+    out[k] = coerce(f.ty, x, k, resolve);
+  }
+  return out;
+}
+
+/** True when `v` is exactly the canonical representation of `ty`. */
+export function conforms(ty: Ty, v: unknown, resolve: Resolve): boolean {
+  switch (ty.kind) {
+    case 'string':
+    case 'ref':
+    case 'datetime':
+      return typeof v === 'string';
+    case 'enum':
+      return typeof v === 'string' && (ty.values as readonly string[]).includes(v);
+    case 'int':
+    case 'int32':
+      return typeof v === 'number' && Number.isSafeInteger(v);
+    case 'float':
+      return typeof v === 'number' && !Number.isNaN(v);
+    case 'bool':
+      return typeof v === 'boolean';
+    case 'set':
+      return Array.isArray(v) && v.every((x) => conforms(ty.of, x, resolve));
+    case 'map':
+      return isPlainObject(v) && Object.values(v).every((x) => conforms(ty.value, x, resolve));
+    case 'record': {
+      const def = resolve(ty.cls);
+      return def !== undefined && isPlainObject(v) && recordConforms(def, v, resolve) === undefined;
+    }
+    case 'struct':
+      return isPlainObject(v) && Object.entries(ty.fields).every(([k, f]) => conforms(f, v[k], resolve));
+    case 'void':
+      return v === undefined || v === '';
+    case 'dynamic':
+      return true;
+  }
+}
+
+/** The first field of `rec` that does not conform to class `def`, or undefined. */
+export function recordConforms(def: ClassDef, rec: Record<string, unknown>, resolve: Resolve): string | undefined {
+  for (const [k, f] of Object.entries(def.fields)) {
+    if (!conforms(f.ty, rec[k], resolve)) return k;
+  }
+  for (const k of Object.keys(rec)) if (def.fields[k] === undefined) return k;
+  return undefined;
+}
+
+/** A complete record of `def`: the given fields over each field's default. */
+export function withDefaults(def: ClassDef, given: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of Object.entries(def.fields)) {
+    const v = k in given ? given[k] : f.default !== undefined ? f.default : zeroOf(f.ty);
+    out[k] = structuredCloneIfNeeded(v);
+  }
+  return out;
+}
+
+/** Defaults are shared constants; copy the mutable ones so no two records share an array. */
+function structuredCloneIfNeeded(v: unknown): unknown {
+  if (Array.isArray(v)) return [...(v as unknown[])];
+  if (isPlainObject(v)) return { ...v };
+  return v;
+}

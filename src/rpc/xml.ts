@@ -1,0 +1,338 @@
+// XML-RPC as xapi speaks it. Parsing is tolerant in the ways real clients need (Python's
+// xmlrpc.client indents and uses <string>/<int>; npm xen-api sends bare strings) and strict
+// everywhere else: anything odd is MalformedRequest, which the server turns into xapi's HTTP 500.
+// Encoding is type-directed and byte-for-byte ocaml-rpc's: compact, bare strings, int64 as bare
+// text, because npm xen-api's sax-based parser crashes on whitespace between tags and on <i8>.
+import { formatDateTime, parseDateTime } from '../base/clock.js';
+import { BugError } from '../base/assert.js';
+import type { RecordTy, StructTy, Ty } from '../model/types.js';
+import { NULL_DATE } from '../model/types.js';
+import type { Resolve } from './codec.js';
+import {
+  arrayOf,
+  defaultResolve,
+  escapeXml,
+  fieldsOf,
+  floatOf,
+  formatG,
+  intText,
+  isObject,
+  objectOf,
+  stringOf,
+  typedOf,
+} from './codec.js';
+import { MalformedRequest } from './errors.js';
+import { parseXmlTree, type XmlEl } from './xml-tree.js';
+
+export { MalformedRequest } from './errors.js';
+
+function fail(why: string): never {
+  throw new MalformedRequest(why);
+}
+
+function isBlank(s: string): boolean {
+  return /^[ \t\r\n]*$/.test(s);
+}
+
+/** The element children of `el`; text between them must be whitespace (indentation). */
+function elementsOf(el: XmlEl): XmlEl[] {
+  const out: XmlEl[] = [];
+  for (const k of el.kids) {
+    if (typeof k !== 'string') out.push(k);
+    else if (!isBlank(k)) fail(`unexpected text in <${el.name}>`);
+  }
+  return out;
+}
+
+/** The text content of a leaf element, verbatim ('' when empty). */
+function textOf(el: XmlEl): string {
+  let s = '';
+  for (const k of el.kids) {
+    if (typeof k !== 'string') fail(`unexpected <${k.name}> in <${el.name}>`);
+    s += k;
+  }
+  return s;
+}
+
+function only(el: XmlEl, name: string): XmlEl {
+  const kids = elementsOf(el);
+  const first = kids[0];
+  if (kids.length !== 1 || first === undefined || first.name !== name) fail(`<${el.name}> must hold one <${name}>`);
+  return first;
+}
+
+const INT64_MIN = -(2n ** 63n);
+const INT64_MAX = 2n ** 63n - 1n;
+
+/** xapi reads int/i4/i8 as int64; beyond 2^53 we keep the exact decimal string. */
+function parseInt64(text: string): number | string {
+  const s = text.trim();
+  if (!/^[+-]?\d+$/.test(s)) fail(`bad int ${JSON.stringify(text)}`);
+  const n = Number(s);
+  if (Number.isSafeInteger(n)) return n === 0 ? 0 : n;
+  const big = BigInt(s);
+  if (big < INT64_MIN || big > INT64_MAX) fail(`int out of int64 range: ${s}`);
+  return big.toString();
+}
+
+function parseDouble(text: string): number {
+  const s = text.trim();
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) fail(`bad double ${JSON.stringify(text)}`);
+  return Number(s);
+}
+
+function parseBoolean(text: string): boolean {
+  const s = text.trim();
+  if (s === '1') return true;
+  if (s === '0') return false;
+  return fail(`bad boolean ${JSON.stringify(text)}`);
+}
+
+/** Both xapi's `20240101T00:00:00Z` and ISO forms, normalised to xapi's. */
+function parseDate(text: string): string {
+  const ms = parseDateTime(text.trim());
+  if (!Number.isFinite(ms)) fail(`bad dateTime.iso8601 ${JSON.stringify(text)}`);
+  return formatDateTime(ms);
+}
+
+function parseBase64(text: string): string {
+  const s = text.replace(/[ \t\r\n]+/g, '');
+  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) fail('bad base64');
+  return Buffer.from(s, 'base64').toString('utf8');
+}
+
+/** Sets a decoded struct member; `__proto__` must become a plain own property, not a prototype. */
+function setMember(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
+
+function parseStruct(el: XmlEl): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const m of elementsOf(el)) {
+    if (m.name !== 'member') fail(`<${m.name}> in <struct>`);
+    const [name, value, extra] = elementsOf(m);
+    if (name?.name !== 'name' || value === undefined || extra !== undefined) fail('<member> must be <name> then <value>');
+    setMember(out, textOf(name), parseValue(value));
+  }
+  return out;
+}
+
+function parseArray(el: XmlEl): unknown[] {
+  const kids = elementsOf(el);
+  if (kids.length === 0) return []; // <array/>, which ocaml-rpc also accepts
+  return elementsOf(only(el, 'data')).map(parseValue);
+}
+
+function parseTyped(el: XmlEl): unknown {
+  switch (el.name) {
+    case 'string':
+      return textOf(el);
+    case 'int':
+    case 'i4':
+    case 'i8':
+      return parseInt64(textOf(el));
+    case 'boolean':
+      return parseBoolean(textOf(el));
+    case 'double':
+      return parseDouble(textOf(el));
+    case 'dateTime.iso8601':
+      return parseDate(textOf(el));
+    case 'base64':
+      return parseBase64(textOf(el));
+    case 'nil':
+      if (elementsOf(el).length > 0) fail('<nil> must be empty');
+      return null;
+    case 'array':
+      return parseArray(el);
+    case 'struct':
+      return parseStruct(el);
+    default:
+      return fail(`unknown value type <${el.name}>`);
+  }
+}
+
+/** A `<value>`: bare text is a string (kept verbatim, even if only spaces), else one typed child. */
+function parseValue(el: XmlEl): unknown {
+  if (el.name !== 'value') fail(`expected <value>, got <${el.name}>`);
+  if (el.kids.every((k) => typeof k === 'string')) return textOf(el);
+  const kids = elementsOf(el);
+  const first = kids[0];
+  if (kids.length !== 1 || first === undefined) fail('<value> must hold one element');
+  return parseTyped(first);
+}
+
+function parseParams(el: XmlEl | undefined): unknown[] {
+  if (el === undefined) return [];
+  if (el.name !== 'params') fail(`unexpected <${el.name}>`);
+  return elementsOf(el).map((p) => {
+    if (p.name !== 'param') fail(`<${p.name}> in <params>`);
+    return parseValue(only(p, 'value'));
+  });
+}
+
+export function parseMethodCall(body: string): { method: string; params: unknown[] } {
+  const root = parseXmlTree(body);
+  if (root.name !== 'methodCall') fail(`root is <${root.name}>, not <methodCall>`);
+  const [nameEl, paramsEl, extra] = elementsOf(root);
+  if (nameEl?.name !== 'methodName') fail('missing <methodName>');
+  if (extra !== undefined) fail(`unexpected <${extra.name}>`);
+  const method = textOf(nameEl);
+  if (method === '') fail('empty <methodName>');
+  return { method, params: parseParams(paramsEl) };
+}
+
+export type XmlResponse = { ok: true; value: unknown } | { ok: false; error: string[] };
+
+function errorStrings(v: unknown): string[] {
+  return Array.isArray(v) ? v.map((x) => String(x)) : [String(v)];
+}
+
+/** Status/Value/ErrorDescription envelope; a bare value (system.listMethods) is a success. */
+export function parseMethodResponse(body: string): XmlResponse {
+  const root = parseXmlTree(body);
+  if (root.name !== 'methodResponse') fail(`root is <${root.name}>, not <methodResponse>`);
+  const top = only(root, elementsOf(root)[0]?.name === 'fault' ? 'fault' : 'params');
+  if (top.name === 'fault') {
+    // ocaml-rpc maps a fault to the failure ["fault", code, string]; xapi itself never sends one.
+    const f = objectOf(parseValue(only(top, 'value')), 'fault');
+    return { ok: false, error: ['fault', String(f['faultCode']), String(f['faultString'])] };
+  }
+  const v = parseValue(only(only(top, 'param'), 'value'));
+  if (isObject(v) && Object.hasOwn(v, 'Status')) {
+    if (v['Status'] === 'Success' && Object.hasOwn(v, 'Value')) return { ok: true, value: v['Value'] };
+    if (v['Status'] === 'Failure' && Object.hasOwn(v, 'ErrorDescription')) {
+      return { ok: false, error: errorStrings(v['ErrorDescription']) };
+    }
+  }
+  return { ok: true, value: v };
+}
+
+// ---- encoding (ocaml-rpc xmlrpc.ml add_value, strict=false) ----
+
+const EMPTY = '<value></value>';
+const TRUE = '<value><boolean>1</boolean></value>';
+const FALSE = '<value><boolean>0</boolean></value>';
+
+function dateText(v: unknown): string {
+  if (typeof v === 'string') return escapeXml(v);
+  if (v instanceof Date) return formatDateTime(v.getTime());
+  if (v === undefined || v === null) return NULL_DATE;
+  throw new BugError(`not a datetime: ${typeof v}`);
+}
+
+function encodeSet(of: Ty, v: unknown, resolve: Resolve): string {
+  let out = '<value><array><data>';
+  for (const x of arrayOf(v)) out += encodeValue(of, x, resolve);
+  return out + '</data></array></value>';
+}
+
+function encodeMap(valueTy: Ty, v: unknown, resolve: Resolve): string {
+  const obj = objectOf(v, 'map');
+  let out = '<value><struct>';
+  // xapi does not escape member names; we do, so an odd key cannot break the document.
+  for (const k of Object.keys(obj)) out += `<member><name>${escapeXml(k)}</name>${encodeValue(valueTy, obj[k], resolve)}</member>`;
+  return out + '</struct></value>';
+}
+
+function encodeFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve): string {
+  const obj = objectOf(v, ty.kind);
+  let out = '<value><struct>';
+  for (const f of fieldsOf(ty, resolve)) {
+    const x = obj[f.name];
+    out += f.xmlHead + encodeValue(f.ty, x === undefined ? f.zero : x, resolve) + '</member>';
+  }
+  return out + '</struct></value>';
+}
+
+/** One `<value>…</value>` for `value` of type `ty`, exactly as xapi would emit it. */
+export function encodeValue(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  switch (ty.kind) {
+    case 'string':
+    case 'ref':
+    case 'enum': {
+      const s = stringOf(value);
+      return s === '' ? EMPTY : `<value>${escapeXml(s)}</value>`;
+    }
+    case 'int':
+      return `<value>${intText(value)}</value>`;
+    case 'int32':
+      return `<value><i4>${intText(value)}</i4></value>`;
+    case 'float':
+      return `<value><double>${formatG(floatOf(value), 16)}</double></value>`;
+    case 'bool':
+      return value === true || value === 1 ? TRUE : FALSE;
+    case 'datetime':
+      return `<value><dateTime.iso8601>${dateText(value)}</dateTime.iso8601></value>`;
+    case 'set':
+      return encodeSet(ty.of, value, resolve);
+    case 'map':
+      return encodeMap(ty.value, value, resolve);
+    case 'record':
+    case 'struct':
+      return encodeFields(ty, value, resolve);
+    case 'dynamic': {
+      const typed = typedOf(value);
+      return typed === undefined ? EMPTY : encodeValue(typed.ty, typed.value, resolve);
+    }
+    case 'void':
+      return EMPTY;
+  }
+}
+
+const HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
+const TAIL = '</param></params></methodResponse>';
+
+export function encodeSuccess(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  return (
+    HEAD +
+    '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>' +
+    encodeValue(ty, value, resolve) +
+    '</member></struct></value>' +
+    TAIL
+  );
+}
+
+export function encodeFailure(code: string, params: readonly string[]): string {
+  let desc = '<value><array><data>' + encodeValue({ kind: 'string' }, code);
+  for (const p of params) desc += encodeValue({ kind: 'string' }, p);
+  desc += '</data></array></value>';
+  return (
+    HEAD +
+    '<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>' +
+    desc +
+    '</member></struct></value>' +
+    TAIL
+  );
+}
+
+/** A response without the Status envelope: xapi answers system.listMethods this way. */
+export function encodeBare(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  return HEAD + encodeValue(ty, value, resolve) + TAIL;
+}
+
+// ---- untyped encoding for our own client, shaped like npm xen-api's requests ----
+
+function encodeJs(v: unknown): string {
+  if (typeof v === 'string') return v === '' ? EMPTY : `<value>${escapeXml(v)}</value>`;
+  // xen-api sends integers as decimal strings (xapi reads them as int64 where needed).
+  if (typeof v === 'number') return Number.isInteger(v) ? `<value>${intText(v)}</value>` : `<value><double>${String(v)}</double></value>`;
+  if (typeof v === 'bigint') return `<value>${v.toString()}</value>`;
+  if (typeof v === 'boolean') return v ? TRUE : FALSE;
+  if (v === null) return '<value><nil/></value>';
+  if (v instanceof Date) return `<value><dateTime.iso8601>${formatDateTime(v.getTime())}</dateTime.iso8601></value>`;
+  if (v instanceof Uint8Array) return `<value><base64>${Buffer.from(v).toString('base64')}</base64></value>`;
+  if (Array.isArray(v)) return `<value><array><data>${v.map(encodeJs).join('')}</data></array></value>`;
+  if (isObject(v)) {
+    let out = '<value><struct>';
+    for (const [k, x] of Object.entries(v)) if (x !== undefined) out += `<member><name>${escapeXml(k)}</name>${encodeJs(x)}</member>`;
+    return out + '</struct></value>';
+  }
+  throw new TypeError(`cannot send ${typeof v} over XML-RPC`);
+}
+
+export function encodeMethodCall(method: string, params: readonly unknown[]): string {
+  let out = `<?xml version="1.0"?><methodCall><methodName>${escapeXml(method)}</methodName><params>`;
+  for (const p of params) out += `<param>${encodeJs(p)}</param>`;
+  return out + '</params></methodCall>';
+}
