@@ -4,7 +4,7 @@ import type { Ctx } from '../impl/context.js';
 import { runImplicit } from '../impl/generic.js';
 import { handlers } from '../impl/index.js';
 import type { MessageDef } from '../model/define.js';
-import { implicitMessages } from '../model/derive/implicit.js';
+import { implicitMessages, noAsyncClasses } from '../model/derive/implicit.js';
 import { classes } from '../model/index.js';
 
 export interface Method {
@@ -15,8 +15,6 @@ export interface Method {
   readonly invoke: (ctx: Ctx, args: readonly unknown[]) => unknown;
 }
 
-/** xapi has no Async variants for these classes (datamodel.ml no_async_messages_for). */
-const noAsyncClasses = new Set(['session', 'event', 'task', 'data_source', 'blob']);
 
 export function buildMethods(): Map<string, Method> {
   const table = new Map<string, Method>();
@@ -42,8 +40,7 @@ export function buildMethods(): Map<string, Method> {
 /** True when `Async.<name>` exists for this method. */
 export function hasAsync(m: Method): boolean {
   if (noAsyncClasses.has(m.cls)) return false;
-  // Implicit getters and setters have Async twins in xapi too, but only explicit async messages
-  // are advertised; we accept Async on every non-getter message of an async-capable class.
+  // Only explicit messages declared async get an Async twin (implicit getters/setters do not).
   return m.def.async;
 }
 

@@ -42,6 +42,8 @@ export class Pipeline {
         }
         throw new ApiError('MESSAGE_METHOD_UNKNOWN', [name]);
       }
+      // xapi matches the parameter count before it looks at the session (gen_server.ml).
+      this.checkCount(method, name, params);
       const ctx = this.prepare(method, name, params);
       const args = this.checkArgs(method, name, params);
       if (isAsync) return { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false };
@@ -68,7 +70,7 @@ export class Pipeline {
     };
   }
 
-  private checkArgs(method: Method, name: string, params: readonly unknown[]): unknown[] {
+  private checkCount(method: Method, name: string, params: readonly unknown[]): void {
     const decl = method.def.params;
     const offset = method.def.sessionless ? 0 : 1;
     const given = params.length - offset;
@@ -76,6 +78,12 @@ export class Pipeline {
     if (given < required || given > decl.length) {
       throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [name, String(decl.length + offset), String(params.length)]);
     }
+  }
+
+  private checkArgs(method: Method, name: string, params: readonly unknown[]): unknown[] {
+    const decl = method.def.params;
+    const offset = method.def.sessionless ? 0 : 1;
+    const given = params.length - offset;
     const resolve = this.svc.db.resolve;
     return decl.map((p, i) => {
       const raw = i < given ? params[i + offset] : p.default;

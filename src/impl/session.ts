@@ -60,7 +60,9 @@ export async function loginWithPassword(
 /** Raises SESSION_INVALID unless `ref` names a live session; records the activity. */
 export function checkSession(svc: Services, ref: string): void {
   if (typeof ref !== 'string' || svc.db.get('session', ref) === undefined) {
-    throw new ApiError('SESSION_INVALID', [typeof ref === 'string' ? ref : String(ref)]);
+    // Not String(ref) on arrays/structs: a deeply nested array would overflow the stack.
+    const shown = typeof ref === 'string' ? ref : typeof ref === 'object' && ref !== null ? '' : String(ref);
+    throw new ApiError('SESSION_INVALID', [shown]);
   }
   activity(svc).set(ref, svc.clock.now());
 }

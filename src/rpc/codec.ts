@@ -127,18 +127,6 @@ export function formatG(x: number, p: number): string {
   return stripZeros(x.toFixed(p - 1 - exp));
 }
 
-/**
- * A float as Yojson prints it in xapi's JSON: `%.16g`, or `%.17g` when that does not read back,
- * plus ".0" when it would look like an int (so Python clients still get a float). Yojson prints
- * NaN/Infinity, which is not JSON; we print null instead so every client can still parse the reply.
- */
-export function jsonFloat(x: number): string {
-  if (!Number.isFinite(x)) return 'null';
-  let s = formatG(x, 16);
-  if (Number(s) !== x) s = formatG(x, 17);
-  return /^-?\d+$/.test(s) ? `${s}.0` : s;
-}
-
 // xapi (ocaml-rpc encode_buf) escapes these four and drops control characters other than
 // tab/LF/CR, which XML 1.0 cannot carry at all. `'` is left alone, as xapi does.
 const XML_SPECIAL = /[<>&"\x00-\x08\x0b\x0c\x0e-\x1f]/;

@@ -95,7 +95,7 @@ describe('writeJson', () => {
     ['int', t.int, 1073741824, '1073741824'],
     ['int64 beyond 2^53 stays exact', t.int, '9223372036854775807', '9223372036854775807'],
     ['int32', t.int32, 3, '3'],
-    ['float with a period like Yojson', t.float, 1, '1.0'],
+    ['integral float prints as JS does', t.float, 1, '1'],
     ['float', t.float, 0.1 + 0.2, '0.30000000000000004'],
     ['float exponent', t.float, 1e21, '1e+21'],
     ['bool', t.bool, true, 'true'],
@@ -115,7 +115,7 @@ describe('writeJson', () => {
   it('writes complete records in declaration order', () => {
     assert.equal(
       writeJson(t.record('thing'), { memory: 5, uuid: 'u', extra: 1 }, resolve),
-      '{"uuid":"u","power_state":"Halted","memory":5,"ratio":0.0,"enabled":false,"created":"19700101T00:00:00Z",' +
+      '{"uuid":"u","power_state":"Halted","memory":5,"ratio":0,"enabled":false,"created":"19700101T00:00:00Z",' +
         '"host":"OpaqueRef:NULL","tags":[],"other_config":{}}',
     );
   });
@@ -135,6 +135,16 @@ describe('encodeJsonValue', () => {
 });
 
 describe('envelopes', () => {
+  it('keeps int64 beyond 2^53 exact inside records, and agrees with writeJson', () => {
+    const rec = { uuid: 'u', memory: '9223372036854775807', tags: ['a'], other_config: { k: 'v' } };
+    const ty = t.map(t.ref('thing'), t.record('thing'));
+    const text = encodeJsonSuccess('2.0', 0, ty, { 'OpaqueRef:1': rec }, resolve);
+    assert.match(text, /"memory":9223372036854775807,/);
+    assert.equal(text, `{"jsonrpc":"2.0","result":${writeJson(ty, { 'OpaqueRef:1': rec }, resolve)},"id":0}`);
+    const small = { ...rec, memory: 5, ratio: 0.5, enabled: true };
+    assert.equal(encodeJsonSuccess('1.0', 1, t.record('thing'), small, resolve), `{"result":${writeJson(t.record('thing'), small, resolve)},"error":null,"id":1}`);
+  });
+
   it('encodes v2 and v1 success exactly', () => {
     assert.equal(encodeJsonSuccess('2.0', 0, t.ref('session'), 'OpaqueRef:s'), '{"jsonrpc":"2.0","result":"OpaqueRef:s","id":0}');
     assert.equal(encodeJsonSuccess('1.0', 'xyz', t.void, undefined), '{"result":"","error":null,"id":"xyz"}');

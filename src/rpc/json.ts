@@ -1,7 +1,6 @@
 // JSON-RPC 1.0 and 2.0 as xapi speaks them (ocaml-rpc jsonrpc.ml). Requests are refused with
 // MalformedRequest exactly where xapi answers HTTP 500 Malformed_method_request. Responses are
-// built as strings directly from the type descriptors: get_all_records of thousands of records is
-// a hot path, and going through an intermediate JS object tree would double the work.
+// type-directed: records complete and in declaration order, ints as JSON numbers.
 import { formatDateTime } from '../base/clock.js';
 import { BugError } from '../base/assert.js';
 import type { RecordTy, StructTy, Ty } from '../model/types.js';
@@ -14,7 +13,6 @@ import {
   floatOf,
   intText,
   isObject,
-  jsonFloat,
   objectOf,
   stringOf,
   typedOf,
@@ -63,7 +61,56 @@ function paramsOf(version: JsonRpcVersion, params: unknown): unknown[] {
   throw new MalformedRequest("invalid field 'params'");
 }
 
-// ---- encoding as text (ocaml-rpc rpc_to_json, printed compactly by Yojson) ----
+// ---- encoding ----
+// The fast path projects the stored value onto its JSON shape (records in declaration order and
+// complete; sets and maps whose members are already JSON reused as they are, not copied) and lets
+// the native JSON.stringify print it: 2-3x faster than concatenating text for get_all_records.
+// Floats print as JS does (1, not Yojson's 1.0): the same number for every JSON parser.
+
+/** Thrown by `project` when an int64 cannot be a JS number exactly; the text encoder takes over. */
+const INEXACT = Symbol('inexact int64');
+
+function isString(x: unknown): boolean {
+  return typeof x === 'string';
+}
+function isBoolean(x: unknown): boolean {
+  return typeof x === 'boolean';
+}
+
+/** For scalar types, a test that a stored value is already its own JSON form. */
+function nativeTest(ty: Ty): ((x: unknown) => boolean) | undefined {
+  switch (ty.kind) {
+    case 'string':
+    case 'ref':
+    case 'enum':
+    case 'datetime':
+      return isString;
+    case 'int':
+    case 'int32':
+      return Number.isSafeInteger;
+    case 'float':
+      return Number.isFinite;
+    case 'bool':
+      return isBoolean;
+    default:
+      return undefined;
+  }
+}
+
+function allPass(test: (x: unknown) => boolean, a: readonly unknown[]): boolean {
+  for (let i = 0; i < a.length; i++) if (!test(a[i])) return false;
+  return true;
+}
+
+function allValuesPass(test: (x: unknown) => boolean, o: Record<string, unknown>): boolean {
+  for (const k in o) if (!test(o[k])) return false;
+  return true;
+}
+
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  else obj[key] = value;
+}
 
 function dateString(v: unknown): string {
   if (typeof v === 'string') return v;
@@ -72,95 +119,48 @@ function dateString(v: unknown): string {
   throw new BugError(`not a datetime: ${typeof v}`);
 }
 
-function writeFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve): string {
+function intNumber(v: unknown, exact: boolean): number {
+  if (typeof v === 'number' && Number.isSafeInteger(v)) return v;
+  const n = Number(intText(v));
+  if (exact && !Number.isSafeInteger(n)) throw INEXACT;
+  return n;
+}
+
+function projectSet(of: Ty, v: unknown, resolve: Resolve, exact: boolean): unknown[] {
+  const a = arrayOf(v);
+  const test = nativeTest(of);
+  if (test !== undefined && allPass(test, a)) return a as unknown[];
+  return a.map((x) => project(of, x, resolve, exact));
+}
+
+function projectMap(valueTy: Ty, v: unknown, resolve: Resolve, exact: boolean): Record<string, unknown> {
+  const obj = objectOf(v, 'map');
+  const test = nativeTest(valueTy);
+  if (test !== undefined && allValuesPass(test, obj)) return obj;
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(obj)) setOwn(out, k, project(valueTy, obj[k], resolve, exact));
+  return out;
+}
+
+function projectFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve, exact: boolean): Record<string, unknown> {
   const obj = objectOf(v, ty.kind);
-  let out = '{';
-  let sep = '';
+  const out: Record<string, unknown> = {};
   for (const f of fieldsOf(ty, resolve)) {
     const x = obj[f.name];
-    out += sep + f.jsonKey + writeJson(f.ty, x === undefined ? f.zero : x, resolve);
-    sep = ',';
+    setOwn(out, f.name, project(f.ty, x === undefined ? f.zero : x, resolve, exact));
   }
-  return out + '}';
+  return out;
 }
 
-function writeMap(valueTy: Ty, v: unknown, resolve: Resolve): string {
-  const obj = objectOf(v, 'map');
-  let out = '{';
-  let sep = '';
-  for (const k of Object.keys(obj)) {
-    out += sep + JSON.stringify(k) + ':' + writeJson(valueTy, obj[k], resolve);
-    sep = ',';
-  }
-  return out + '}';
-}
-
-function writeSet(of: Ty, v: unknown, resolve: Resolve): string {
-  let out = '[';
-  let sep = '';
-  for (const x of arrayOf(v)) {
-    out += sep + writeJson(of, x, resolve);
-    sep = ',';
-  }
-  return out + ']';
-}
-
-/** JSON text of `value` typed `ty`; ints are exact even beyond 2^53 (held as decimal strings). */
-export function writeJson(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+function project(ty: Ty, value: unknown, resolve: Resolve, exact: boolean): unknown {
   switch (ty.kind) {
     case 'string':
     case 'ref':
     case 'enum':
-      return JSON.stringify(stringOf(value));
+      return typeof value === 'string' ? value : stringOf(value);
     case 'int':
     case 'int32':
-      return intText(value);
-    case 'float':
-      return jsonFloat(floatOf(value));
-    case 'bool':
-      return value === true || value === 1 ? 'true' : 'false';
-    case 'datetime':
-      return JSON.stringify(dateString(value));
-    case 'set':
-      return writeSet(ty.of, value, resolve);
-    case 'map':
-      return writeMap(ty.value, value, resolve);
-    case 'record':
-    case 'struct':
-      return writeFields(ty, value, resolve);
-    case 'dynamic': {
-      const typed = typedOf(value);
-      return typed === undefined ? '""' : writeJson(typed.ty, typed.value, resolve);
-    }
-    case 'void':
-      return '""';
-  }
-}
-
-// ---- encoding as a JS value (for callers that embed it in something else) ----
-
-function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
-  else obj[key] = value;
-}
-
-function intValue(v: unknown): number {
-  return typeof v === 'number' && Number.isSafeInteger(v) ? v : Number(intText(v));
-}
-
-/**
- * The JSON-ready JS value xapi would send: ints as numbers (beyond 2^53 they lose precision here;
- * `writeJson` keeps them exact), records/structs complete in declaration order, dynamic unwrapped.
- */
-export function encodeJsonValue(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): unknown {
-  switch (ty.kind) {
-    case 'string':
-    case 'ref':
-    case 'enum':
-      return stringOf(value);
-    case 'int':
-    case 'int32':
-      return intValue(value);
+      return intNumber(value, exact);
     case 'float': {
       const x = floatOf(value);
       return Number.isFinite(x) ? x : null;
@@ -170,29 +170,86 @@ export function encodeJsonValue(ty: Ty, value: unknown, resolve: Resolve = defau
     case 'datetime':
       return dateString(value);
     case 'set':
-      return arrayOf(value).map((x) => encodeJsonValue(ty.of, x, resolve));
-    case 'map': {
-      const obj = objectOf(value, 'map');
-      const out: Record<string, unknown> = {};
-      for (const k of Object.keys(obj)) setOwn(out, k, encodeJsonValue(ty.value, obj[k], resolve));
-      return out;
-    }
+      return projectSet(ty.of, value, resolve, exact);
+    case 'map':
+      return projectMap(ty.value, value, resolve, exact);
     case 'record':
-    case 'struct': {
-      const obj = objectOf(value, ty.kind);
-      const out: Record<string, unknown> = {};
-      for (const f of fieldsOf(ty, resolve)) {
-        const x = obj[f.name];
-        setOwn(out, f.name, encodeJsonValue(f.ty, x === undefined ? f.zero : x, resolve));
-      }
-      return out;
-    }
+    case 'struct':
+      return projectFields(ty, value, resolve, exact);
     case 'dynamic': {
       const typed = typedOf(value);
-      return typed === undefined ? '' : encodeJsonValue(typed.ty, typed.value, resolve);
+      return typed === undefined ? '' : project(typed.ty, typed.value, resolve, exact);
     }
     case 'void':
       return '';
+  }
+}
+
+/**
+ * The JSON-ready JS value xapi would send: ints as numbers, records/structs complete in
+ * declaration order, dynamic unwrapped, void as "". Ints beyond 2^53 lose precision here (a JS
+ * number cannot hold them); `writeJson` and the envelopes keep them exact. Containers that are
+ * already in JSON form are shared with `value`, not copied.
+ */
+export function encodeJsonValue(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): unknown {
+  return project(ty, value, resolve, false);
+}
+
+function writeSeq(parts: Iterable<string>, open: string, close: string): string {
+  let out = open;
+  let sep = '';
+  for (const p of parts) {
+    out += sep + p;
+    sep = ',';
+  }
+  return out + close;
+}
+
+function* mapEntries(valueTy: Ty, v: unknown, resolve: Resolve): Generator<string> {
+  const obj = objectOf(v, 'map');
+  for (const k of Object.keys(obj)) yield JSON.stringify(k) + ':' + writeJson(valueTy, obj[k], resolve);
+}
+
+function* fieldEntries(ty: RecordTy | StructTy, v: unknown, resolve: Resolve): Generator<string> {
+  const obj = objectOf(v, ty.kind);
+  for (const f of fieldsOf(ty, resolve)) {
+    const x = obj[f.name];
+    yield f.jsonKey + writeJson(f.ty, x === undefined ? f.zero : x, resolve);
+  }
+}
+
+/**
+ * JSON text of `value` typed `ty`, built piece by piece so ints beyond 2^53 (held as decimal
+ * strings or bigints) print exactly as xapi's `Intlit`. Slower; the envelopes use it only then.
+ */
+export function writeJson(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  switch (ty.kind) {
+    case 'int':
+    case 'int32':
+      return intText(value);
+    case 'set':
+      return writeSeq(arrayOf(value).map((x) => writeJson(ty.of, x, resolve)), '[', ']');
+    case 'map':
+      return writeSeq(mapEntries(ty.value, value, resolve), '{', '}');
+    case 'record':
+    case 'struct':
+      return writeSeq(fieldEntries(ty, value, resolve), '{', '}');
+    case 'dynamic': {
+      const typed = typedOf(value);
+      return typed === undefined ? '""' : writeJson(typed.ty, typed.value, resolve);
+    }
+    default:
+      return JSON.stringify(project(ty, value, resolve, true));
+  }
+}
+
+/** The result's JSON text: the fast native path, or exact text when an int64 needs it. */
+function resultText(ty: Ty, value: unknown, resolve: Resolve): string {
+  try {
+    return JSON.stringify(project(ty, value, resolve, true));
+  } catch (e) {
+    if (e === INEXACT) return writeJson(ty, value, resolve);
+    throw e;
   }
 }
 
@@ -205,7 +262,7 @@ export function encodeJsonSuccess(
   value: unknown,
   resolve: Resolve = defaultResolve,
 ): string {
-  const result = writeJson(ty, value, resolve);
+  const result = resultText(ty, value, resolve);
   const idText = JSON.stringify(id);
   return version === '2.0'
     ? `{"jsonrpc":"2.0","result":${result},"id":${idText}}`

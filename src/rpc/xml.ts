@@ -221,94 +221,119 @@ function dateText(v: unknown): string {
   throw new BugError(`not a datetime: ${typeof v}`);
 }
 
-function encodeSet(of: Ty, v: unknown, resolve: Resolve): string {
-  let out = '<value><array><data>';
-  for (const x of arrayOf(v)) out += encodeValue(of, x, resolve);
-  return out + '</data></array></value>';
+// Pieces are pushed onto one array and joined once: for get_all_records that is ~1.6x faster than
+// string concatenation, whose millions of intermediate rope nodes keep the GC busy.
+
+function writeSet(of: Ty, v: unknown, resolve: Resolve, out: string[]): void {
+  out.push('<value><array><data>');
+  for (const x of arrayOf(v)) writeValue(of, x, resolve, out);
+  out.push('</data></array></value>');
 }
 
-function encodeMap(valueTy: Ty, v: unknown, resolve: Resolve): string {
+function writeMap(valueTy: Ty, v: unknown, resolve: Resolve, out: string[]): void {
   const obj = objectOf(v, 'map');
-  let out = '<value><struct>';
+  out.push('<value><struct>');
   // xapi does not escape member names; we do, so an odd key cannot break the document.
-  for (const k of Object.keys(obj)) out += `<member><name>${escapeXml(k)}</name>${encodeValue(valueTy, obj[k], resolve)}</member>`;
-  return out + '</struct></value>';
+  for (const k of Object.keys(obj)) {
+    out.push('<member><name>', escapeXml(k), '</name>');
+    writeValue(valueTy, obj[k], resolve, out);
+    out.push('</member>');
+  }
+  out.push('</struct></value>');
 }
 
-function encodeFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve): string {
+function writeFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve, out: string[]): void {
   const obj = objectOf(v, ty.kind);
-  let out = '<value><struct>';
+  out.push('<value><struct>');
   for (const f of fieldsOf(ty, resolve)) {
     const x = obj[f.name];
-    out += f.xmlHead + encodeValue(f.ty, x === undefined ? f.zero : x, resolve) + '</member>';
+    out.push(f.xmlHead);
+    writeValue(f.ty, x === undefined ? f.zero : x, resolve, out);
+    out.push('</member>');
   }
-  return out + '</struct></value>';
+  out.push('</struct></value>');
 }
 
-/** One `<value>…</value>` for `value` of type `ty`, exactly as xapi would emit it. */
-export function encodeValue(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+function writeValue(ty: Ty, value: unknown, resolve: Resolve, out: string[]): void {
   switch (ty.kind) {
     case 'string':
     case 'ref':
     case 'enum': {
-      const s = stringOf(value);
-      return s === '' ? EMPTY : `<value>${escapeXml(s)}</value>`;
+      const s = typeof value === 'string' ? value : stringOf(value);
+      if (s === '') out.push(EMPTY);
+      else out.push('<value>', escapeXml(s), '</value>');
+      return;
     }
     case 'int':
-      return `<value>${intText(value)}</value>`;
+      out.push('<value>', intText(value), '</value>');
+      return;
     case 'int32':
-      return `<value><i4>${intText(value)}</i4></value>`;
+      out.push('<value><i4>', intText(value), '</i4></value>');
+      return;
     case 'float':
-      return `<value><double>${formatG(floatOf(value), 16)}</double></value>`;
+      out.push('<value><double>', formatG(floatOf(value), 16), '</double></value>');
+      return;
     case 'bool':
-      return value === true || value === 1 ? TRUE : FALSE;
+      out.push(value === true || value === 1 ? TRUE : FALSE);
+      return;
     case 'datetime':
-      return `<value><dateTime.iso8601>${dateText(value)}</dateTime.iso8601></value>`;
+      out.push('<value><dateTime.iso8601>', dateText(value), '</dateTime.iso8601></value>');
+      return;
     case 'set':
-      return encodeSet(ty.of, value, resolve);
+      return writeSet(ty.of, value, resolve, out);
     case 'map':
-      return encodeMap(ty.value, value, resolve);
+      return writeMap(ty.value, value, resolve, out);
     case 'record':
     case 'struct':
-      return encodeFields(ty, value, resolve);
+      return writeFields(ty, value, resolve, out);
     case 'dynamic': {
       const typed = typedOf(value);
-      return typed === undefined ? EMPTY : encodeValue(typed.ty, typed.value, resolve);
+      if (typed === undefined) out.push(EMPTY);
+      else writeValue(typed.ty, typed.value, resolve, out);
+      return;
     }
     case 'void':
-      return EMPTY;
+      out.push(EMPTY);
+      return;
   }
+}
+
+/** One `<value>…</value>` for `value` of type `ty`, exactly as xapi would emit it. */
+export function encodeValue(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  const out: string[] = [];
+  writeValue(ty, value, resolve, out);
+  return out.join('');
 }
 
 const HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
 const TAIL = '</param></params></methodResponse>';
+const STRING: Ty = { kind: 'string' };
 
 export function encodeSuccess(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
-  return (
-    HEAD +
-    '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>' +
-    encodeValue(ty, value, resolve) +
-    '</member></struct></value>' +
-    TAIL
-  );
+  const out = [HEAD, '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>'];
+  writeValue(ty, value, resolve, out);
+  out.push('</member></struct></value>', TAIL);
+  return out.join('');
 }
 
 export function encodeFailure(code: string, params: readonly string[]): string {
-  let desc = '<value><array><data>' + encodeValue({ kind: 'string' }, code);
-  for (const p of params) desc += encodeValue({ kind: 'string' }, p);
-  desc += '</data></array></value>';
-  return (
-    HEAD +
-    '<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>' +
-    desc +
-    '</member></struct></value>' +
-    TAIL
-  );
+  const out = [
+    HEAD,
+    '<value><struct><member><name>Status</name><value>Failure</value></member><member><name>ErrorDescription</name>',
+    '<value><array><data>',
+  ];
+  writeValue(STRING, code, defaultResolve, out);
+  for (const p of params) writeValue(STRING, p, defaultResolve, out);
+  out.push('</data></array></value></member></struct></value>', TAIL);
+  return out.join('');
 }
 
 /** A response without the Status envelope: xapi answers system.listMethods this way. */
 export function encodeBare(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
-  return HEAD + encodeValue(ty, value, resolve) + TAIL;
+  const out = [HEAD];
+  writeValue(ty, value, resolve, out);
+  out.push(TAIL);
+  return out.join('');
 }
 
 // ---- untyped encoding for our own client, shaped like npm xen-api's requests ----

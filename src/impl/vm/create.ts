@@ -212,9 +212,10 @@ export function allowedVifDevices(ctx: Ctx, vm: string): string[] {
 }
 
 export function setMemoryLimits(ctx: Ctx, vm: string, smin: number, smax: number, dmin: number, dmax: number): Promise<void> {
+  const m = { memory_static_min: smin, memory_static_max: smax, memory_dynamic_min: dmin, memory_dynamic_max: dmax };
+  // Validated before the operation lock is taken, so a refused call commits nothing.
+  checkMemory(m);
   return withVmOp(ctx, vm, 'changing_memory_limits', async () => {
-    const m = { memory_static_min: smin, memory_static_max: smax, memory_dynamic_min: dmin, memory_dynamic_max: dmax };
-    checkMemory(m);
     ctx.svc.db.transact((tx) => tx.update('VM', vm, m));
   });
 }

@@ -33,7 +33,7 @@ export const VDI = defineClass({
     other_config: field(stringMap, 'RW', 'additional configuration'),
     storage_lock: field(t.bool, 'DynamicRO', 'true if this disk is locked at the storage level'),
     location: field(t.string, 'DynamicRO', 'location information', { default: '' }),
-    managed: field(t.bool, 'DynamicRO', ''),
+    managed: field(t.bool, 'DynamicRO', 'true if the VDI is managed by the toolstack (xapi leaves this undocumented)'),
     missing: field(t.bool, 'DynamicRO', 'true if SR scan operation reported this VDI as not present on disk'),
     parent: field(t.ref('VDI'), 'DynamicRO', 'This field is always null. Deprecated', { default: NULL_REF, deprecated: true }),
     xenstore_data: field(stringMap, 'RW', 'data to be inserted into the xenstore tree (/local/domain/0/backend/vbd/<domid>/<device-id>/sm-data) after the VDI is attached. This is generally set by the SM backends on vdi_attach.', { default: {} }),

@@ -6,6 +6,9 @@ import { message, param } from '../define.js';
 import type { Ty } from '../types.js';
 import { t } from '../types.js';
 
+/** xapi has no Async variants for these classes (datamodel.ml no_async_messages_for). */
+export const noAsyncClasses: ReadonlySet<string> = new Set(['session', 'event', 'task', 'data_source', 'blob']);
+
 export type ImplicitKind =
   | { kind: 'get_record' }
   | { kind: 'get_by_uuid' }

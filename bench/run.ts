@@ -1,0 +1,448 @@
+// `npm run bench`: measures a real poolstackd process against a bare node:http echo server (also a
+// separate process) in the same run, with the same client loop, and prints each figure as a ratio
+// to that baseline with its target. Results also go to dist/bench/results.json.
+//
+// Knobs (environment): BENCH_CONNECTIONS (8), BENCH_WARMUP_MS (500), BENCH_DURATION_MS (3000),
+// BENCH_EVENT_SAMPLES (500), BENCH_EVENT_INTERVAL_MS (10), BENCH_VMS (10000), BENCH_REPEATS (5),
+// BENCH_ONLY (comma list of: throughput,event,bulk), BENCH_KEEP=1 keeps the daemon's data dir,
+// BENCH_DAEMON=host:port with BENCH_PASSWORD to measure a daemon started by hand (for profiling).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { startDaemonProcess, TEST_PASSWORD, type DaemonHandle } from '../src/testing/daemon-process.js';
+import { makeAgent, median, percentile, post, runCount, runLoad, type LoadResult, type Target } from './http-load.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${v}`);
+  return n;
+}
+
+const cfg = {
+  connections: envInt('BENCH_CONNECTIONS', 8),
+  warmupMs: envInt('BENCH_WARMUP_MS', 500),
+  durationMs: envInt('BENCH_DURATION_MS', 3000),
+  eventSamples: envInt('BENCH_EVENT_SAMPLES', 500),
+  eventIntervalMs: envInt('BENCH_EVENT_INTERVAL_MS', 10),
+  vms: envInt('BENCH_VMS', 10_000),
+  repeats: Math.max(1, envInt('BENCH_REPEATS', 5)),
+  only: new Set((process.env.BENCH_ONLY ?? 'throughput,event,bulk').split(',').map((s) => s.trim())),
+};
+
+// ---- the result table ----
+
+type Verdict = 'PASS' | 'MISS' | 'info';
+
+interface ResultRow {
+  metric: string;
+  unit: string;
+  value: number;
+  baseline: number | null;
+  /** value / baseline. */
+  ratio: number | null;
+  target: string;
+  verdict: Verdict;
+  note?: string;
+}
+
+const results: ResultRow[] = [];
+
+function record(row: ResultRow): void {
+  results.push(row);
+  const ratio = row.ratio === null ? '' : ` (ratio ${row.ratio.toFixed(2)})`;
+  console.log(`  ${row.metric}: ${fmt(row.value)} ${row.unit}${ratio} ${row.verdict}`);
+}
+
+function fmt(n: number | null): string {
+  if (n === null || Number.isNaN(n)) return '—';
+  if (Math.abs(n) >= 100) return n.toFixed(0);
+  if (Math.abs(n) >= 10) return n.toFixed(1);
+  return n.toFixed(2);
+}
+
+function printTable(): void {
+  const head = ['metric', 'value', 'baseline (echo)', 'ratio', 'target', 'result'];
+  const rows = results.map((r) => [
+    r.metric,
+    `${fmt(r.value)} ${r.unit}`,
+    r.baseline === null ? '—' : `${fmt(r.baseline)} ${r.unit}`,
+    r.ratio === null ? '—' : r.ratio.toFixed(2),
+    r.target,
+    r.verdict,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
+  console.log('');
+  console.log(line(head));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of rows) console.log(line(r));
+  console.log('');
+}
+
+// ---- wire helpers (hand-built bodies: no client library in the measured path) ----
+
+const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
+const xmlCall = (method: string, strings: string[]) =>
+  `<?xml version="1.0"?><methodCall><methodName>${method}</methodName><params>` +
+  strings.map((s) => `<param><value><string>${esc(s)}</string></value></param>`).join('') +
+  '</params></methodCall>';
+const jsonCall = (method: string, params: unknown[], id: number | string = 1) =>
+  JSON.stringify({ jsonrpc: '2.0', id, method, params });
+
+type Proto = 'json' | 'xml';
+const protoPath = (p: Proto) => (p === 'json' ? '/jsonrpc' : '/');
+const protoType = (p: Proto) => (p === 'json' ? 'application/json' : 'text/xml');
+const protoName = (p: Proto) => (p === 'json' ? 'JSON-RPC' : 'XML-RPC');
+/** A substring only a failure reply contains (cheap, and applied to both sides). */
+const failureMarker = (p: Proto) => (p === 'json' ? '"error"' : '<name>ErrorDescription</name>');
+
+class Rpc {
+  private readonly agent = makeAgent(4);
+  constructor(private readonly target: Target) {}
+
+  async json(method: string, params: unknown[]): Promise<unknown> {
+    const r = await post(this.agent, this.target, '/jsonrpc', 'application/json', jsonCall(method, params));
+    if (r.status !== 200) throw new Error(`${method}: HTTP ${r.status}: ${r.body.slice(0, 300)}`);
+    const msg = JSON.parse(r.body) as { result?: unknown; error?: unknown };
+    if (msg.error !== undefined && msg.error !== null) throw new Error(`${method}: ${JSON.stringify(msg.error)}`);
+    return msg.result;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+// ---- processes ----
+
+async function startEcho(): Promise<{ target: Target; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(here, 'echo-server.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error('echo server did not start within 10 s')), 10_000);
+    child.once('exit', (code) => reject(new Error(`echo server exited with ${code}`)));
+    child.stdout?.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /listening (\d+)/.exec(buf);
+      if (m !== null) {
+        clearTimeout(t);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return { target: { host: '127.0.0.1', port }, child };
+}
+
+interface DaemonUnderTest {
+  target: Target;
+  password: string;
+  handle: DaemonHandle | undefined;
+}
+
+async function startDaemon(): Promise<DaemonUnderTest> {
+  const ext = process.env.BENCH_DAEMON;
+  if (ext !== undefined && ext !== '') {
+    const [host, port] = ext.split(':');
+    return { target: { host: host ?? '127.0.0.1', port: Number(port) }, password: process.env.BENCH_PASSWORD ?? TEST_PASSWORD, handle: undefined };
+  }
+  const handle = await startDaemonProcess({ name: 'bench', timeoutMs: 60_000 });
+  return { target: { host: handle.address, port: handle.httpPort }, password: TEST_PASSWORD, handle };
+}
+
+// ---- benchmarks ----
+
+const MiB = 1024 * 1024;
+function vmRecord(name: string): Record<string, unknown> {
+  return {
+    name_label: name,
+    name_description: 'poolstack benchmark VM',
+    memory_static_min: 256 * MiB,
+    memory_dynamic_min: 256 * MiB,
+    memory_dynamic_max: 512 * MiB,
+    memory_static_max: 512 * MiB,
+    VCPUs_max: 1,
+    VCPUs_at_startup: 1,
+  };
+}
+
+interface Op {
+  metric: string;
+  proto: Proto;
+  body: (i: number) => string;
+  target: string;
+  /** Minimum value/baseline ratio to pass; undefined = reported only. */
+  minRatio: number | undefined;
+}
+
+async function throughput(echo: Target, daemon: Target, session: string, vm: string): Promise<void> {
+  console.log(`throughput: ${cfg.connections} keep-alive connections, ${cfg.warmupMs} ms warm-up + ${cfg.durationMs} ms`);
+  const ops: Op[] = [];
+  for (const proto of ['json', 'xml'] as const) {
+    const getRecord = proto === 'json' ? jsonCall('VM.get_record', [session, vm]) : xmlCall('VM.get_record', [session, vm]);
+    ops.push({ metric: `VM.get_record ${protoName(proto)}`, proto, body: () => getRecord, target: 'ratio ≥ 0.70', minRatio: 0.7 });
+  }
+  for (const proto of ['json', 'xml'] as const) {
+    const body =
+      proto === 'json'
+        ? (i: number) => jsonCall('VM.set_name_label', [session, vm, `bench-${i % 1000}`])
+        : (i: number) => xmlCall('VM.set_name_label', [session, vm, `bench-${i % 1000}`]);
+    ops.push({ metric: `VM.set_name_label ${protoName(proto)}`, proto, body, target: '— (reported)', minRatio: undefined });
+  }
+  const probe = makeAgent(1);
+  for (const op of ops) {
+    // One real call first: it must succeed, and its reply size sizes the echo's reply.
+    const first = await post(probe, daemon, protoPath(op.proto), protoType(op.proto), op.body(0));
+    if (first.status !== 200 || first.body.includes(failureMarker(op.proto))) {
+      throw new Error(`${op.metric} failed: HTTP ${first.status} ${first.body.slice(0, 300)}`);
+    }
+    const replyBytes = Buffer.byteLength(first.body);
+    const common = {
+      contentType: protoType(op.proto),
+      body: op.body,
+      connections: cfg.connections,
+      warmupMs: cfg.warmupMs,
+      durationMs: cfg.durationMs,
+      failureMarker: failureMarker(op.proto),
+    };
+    const base: LoadResult = await runLoad({ ...common, target: echo, path: `/size/${replyBytes}` });
+    const real: LoadResult = await runLoad({ ...common, target: daemon, path: protoPath(op.proto) });
+    if (real.failures > 0 || base.failures > 0) {
+      throw new Error(`${op.metric}: ${real.failures} failed calls (baseline ${base.failures})`);
+    }
+    const ratio = real.callsPerSecond / base.callsPerSecond;
+    record({
+      metric: `${op.metric} calls/s`,
+      unit: 'calls/s',
+      value: real.callsPerSecond,
+      baseline: base.callsPerSecond,
+      ratio,
+      target: op.target,
+      verdict: op.minRatio === undefined ? 'info' : ratio >= op.minRatio ? 'PASS' : 'MISS',
+      note: `reply ${replyBytes} bytes`,
+    });
+  }
+  probe.destroy();
+}
+
+/** Write-start → arrival of the event.from reply carrying that write, per sample. */
+async function eventLatency(echo: Target, daemon: Target, session: string, vm: string): Promise<void> {
+  console.log(`event.from latency: ${cfg.eventSamples} writes, one every ${cfg.eventIntervalMs} ms`);
+  const pollAgent = makeAgent(1);
+  const writeAgent = makeAgent(1);
+  const sleepUntil = (t: number) => new Promise((r) => setTimeout(r, Math.max(0, t - performance.now())));
+
+  const start0 = (await post(pollAgent, daemon, '/jsonrpc', 'application/json', jsonCall('event.from', [session, ['VM'], '', 0.0]))).body;
+  let token = (JSON.parse(start0) as { result: { token: string } }).result.token;
+  const sentAt = new Map<number, number>();
+  const arrivedAt = new Map<number, number>();
+  let polling = true;
+  let polls = 0;
+  const poller = (async () => {
+    while (polling) {
+      let r;
+      try {
+        r = await post(pollAgent, daemon, '/jsonrpc', 'application/json', jsonCall('event.from', [session, ['VM'], token, 30.0]));
+      } catch (e) {
+        if (!polling) return;
+        throw e;
+      }
+      const arrival = performance.now();
+      polls++;
+      const msg = JSON.parse(r.body) as { result?: { token: string; events: { snapshot?: { name_label?: string } }[] }; error?: unknown };
+      if (msg.result === undefined) throw new Error(`event.from failed: ${r.body.slice(0, 300)}`);
+      token = msg.result.token;
+      for (const ev of msg.result.events) {
+        const m = /^lat-(\d+)$/.exec(ev.snapshot?.name_label ?? '');
+        if (m === null) continue;
+        const i = Number(m[1]);
+        if (!arrivedAt.has(i)) arrivedAt.set(i, arrival);
+      }
+    }
+  })();
+  // Let the first long-poll reach the daemon before writing.
+  await new Promise((r) => setTimeout(r, 100));
+
+  const acks: number[] = [];
+  let ackBytes = 0;
+  let next = performance.now();
+  for (let i = 0; i < cfg.eventSamples; i++) {
+    await sleepUntil(next);
+    const body = jsonCall('VM.set_name_label', [session, vm, `lat-${i}`]);
+    const t0 = performance.now();
+    sentAt.set(i, t0);
+    const r = await post(writeAgent, daemon, '/jsonrpc', 'application/json', body);
+    acks.push(performance.now() - t0);
+    ackBytes = Buffer.byteLength(r.body);
+    if (r.status !== 200 || r.body.includes('"error"')) throw new Error(`VM.set_name_label failed: ${r.body.slice(0, 300)}`);
+    next = t0 + cfg.eventIntervalMs;
+  }
+  const deadline = performance.now() + 2000;
+  while (arrivedAt.size < cfg.eventSamples && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  polling = false;
+  pollAgent.destroy();
+  writeAgent.destroy();
+  await poller.catch(() => undefined);
+
+  const lat: number[] = [];
+  for (const [i, t0] of sentAt) {
+    const a = arrivedAt.get(i);
+    if (a !== undefined) lat.push(a - t0);
+  }
+  lat.sort((a, b) => a - b);
+  const lost = cfg.eventSamples - lat.length;
+
+  // Baseline: the same write body, one at a time on the same schedule, to the echo server — the
+  // floor for one request/response hop on this machine.
+  const echoAgent = makeAgent(1);
+  const rtt: number[] = [];
+  next = performance.now();
+  for (let i = 0; i < cfg.eventSamples; i++) {
+    await sleepUntil(next);
+    const body = jsonCall('VM.set_name_label', [session, vm, `lat-${i}`]);
+    const t0 = performance.now();
+    const r = await post(echoAgent, echo, `/size/${ackBytes}`, 'application/json', body);
+    rtt.push(performance.now() - t0);
+    if (r.status !== 200) throw new Error('echo failed');
+    next = t0 + cfg.eventIntervalMs;
+  }
+  echoAgent.destroy();
+  rtt.sort((a, b) => a - b);
+  acks.sort((a, b) => a - b);
+
+  const note = `${lat.length}/${cfg.eventSamples} events seen, ${polls} polls; write ack p50 ${fmt(percentile(acks, 50))} ms, p99 ${fmt(percentile(acks, 99))} ms`;
+  for (const p of [50, 99] as const) {
+    const v = percentile(lat, p);
+    const b = percentile(rtt, p);
+    const pass = p === 99 ? v < 5 && lost === 0 : undefined;
+    record({
+      metric: `event.from delivery latency p${p}`,
+      unit: 'ms',
+      value: v,
+      baseline: b,
+      ratio: v / b,
+      target: p === 99 ? '< 5 ms' : '— (reported)',
+      verdict: pass === undefined ? 'info' : pass ? 'PASS' : 'MISS',
+      note,
+    });
+  }
+  console.log(`  ${note}`);
+  if (lost > 0) console.log(`  WARNING: ${lost} writes never showed up in event.from`);
+}
+
+async function bulk(echo: Target, daemon: Target, rpc: Rpc, session: string): Promise<void> {
+  const existing = (await rpc.json('VM.get_all', [session])) as string[];
+  const toCreate = Math.max(0, cfg.vms - existing.length);
+  console.log(`VM.get_all_records: creating ${toCreate} VMs (${existing.length} exist) over ${cfg.connections} connections`);
+  const agent = makeAgent(cfg.connections);
+  let failed = '';
+  const t0 = performance.now();
+  await runCount(cfg.connections, toCreate, async (i) => {
+    const r = await post(agent, daemon, '/jsonrpc', 'application/json', jsonCall('VM.create', [session, vmRecord(`bulk-${i}`)]));
+    if (r.status !== 200 || r.body.includes('"error"')) failed ||= r.body.slice(0, 300);
+  });
+  const createMs = performance.now() - t0;
+  agent.destroy();
+  if (failed !== '') throw new Error(`VM.create failed: ${failed}`);
+  if (toCreate > 0) {
+    record({
+      metric: 'VM.create calls/s (setup)',
+      unit: 'calls/s',
+      value: (toCreate / createMs) * 1000,
+      baseline: null,
+      ratio: null,
+      target: '— (reported)',
+      verdict: 'info',
+    });
+  }
+
+  const one = makeAgent(1);
+  for (const proto of ['json', 'xml'] as const) {
+    const body = proto === 'json' ? jsonCall('VM.get_all_records', [session]) : xmlCall('VM.get_all_records', [session]);
+    const first = await post(one, daemon, protoPath(proto), protoType(proto), body);
+    if (first.status !== 200 || first.body.includes(failureMarker(proto))) {
+      throw new Error(`VM.get_all_records ${proto}: ${first.body.slice(0, 300)}`);
+    }
+    let count: number;
+    if (proto === 'json') count = Object.keys((JSON.parse(first.body) as { result: object }).result).length;
+    else count = first.body.split('<name>name_label</name>').length - 1;
+    if (count < cfg.vms) throw new Error(`VM.get_all_records ${proto} returned ${count} VMs, expected ≥ ${cfg.vms}`);
+    const bytes = Buffer.byteLength(first.body);
+    const times: number[] = [];
+    const base: number[] = [];
+    for (let k = 0; k < cfg.repeats; k++) {
+      let s = performance.now();
+      await post(one, echo, `/size/${bytes}`, protoType(proto), body);
+      base.push(performance.now() - s);
+      s = performance.now();
+      const r = await post(one, daemon, protoPath(proto), protoType(proto), body);
+      times.push(performance.now() - s);
+      if (r.status !== 200) throw new Error(`VM.get_all_records: HTTP ${r.status}`);
+    }
+    const v = median(times);
+    const b = median(base);
+    record({
+      metric: `VM.get_all_records ${protoName(proto)} (${count} VMs, median of ${cfg.repeats})`,
+      unit: 'ms',
+      value: v,
+      baseline: b,
+      ratio: v / b,
+      target: '< 300 ms',
+      verdict: v < 300 ? 'PASS' : 'MISS',
+      note: `reply ${(bytes / MiB).toFixed(1)} MiB; runs ${times.map((x) => x.toFixed(0)).join(', ')} ms`,
+    });
+  }
+  one.destroy();
+}
+
+// ---- main ----
+
+async function main(): Promise<void> {
+  const started = new Date();
+  console.log(`poolstack bench — ${started.toISOString()} — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'})`);
+  const echo = await startEcho();
+  let daemon: DaemonUnderTest | undefined;
+  let ok = false;
+  try {
+    daemon = await startDaemon();
+    const rpc = new Rpc(daemon.target);
+    const session = (await rpc.json('session.login_with_password', ['root', daemon.password, '1.0', 'poolstack-bench'])) as string;
+    const vm = (await rpc.json('VM.create', [session, vmRecord('bench-vm')])) as string;
+    if (cfg.only.has('throughput')) await throughput(echo.target, daemon.target, session, vm);
+    if (cfg.only.has('event')) await eventLatency(echo.target, daemon.target, session, vm);
+    if (cfg.only.has('bulk')) await bulk(echo.target, daemon.target, rpc, session);
+    await rpc.json('session.logout', [session]);
+    rpc.close();
+    ok = true;
+  } finally {
+    echo.child.kill('SIGTERM');
+    if (daemon?.handle !== undefined) {
+      await daemon.handle.stop();
+      if (ok && process.env.BENCH_KEEP !== '1') daemon.handle.cleanup();
+      else console.log(`daemon data dir kept: ${daemon.handle.dataDir}`);
+    }
+  }
+  printTable();
+  const out = {
+    date: started.toISOString(),
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memoryBytes: os.totalmem(), platform: `${os.platform()} ${os.release()}`, node: process.version },
+    config: { ...cfg, only: [...cfg.only] },
+    results,
+  };
+  mkdirSync(here, { recursive: true });
+  writeFileSync(join(here, 'results.json'), JSON.stringify(out, null, 2) + '\n');
+  console.log(`results written to ${join(here, 'results.json')}`);
+  const missed = results.filter((r) => r.verdict === 'MISS');
+  if (missed.length > 0) console.log(`${missed.length} target(s) missed: ${missed.map((r) => r.metric).join('; ')}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? (e.stack ?? e.message) : String(e));
+  process.exit(1);
+});

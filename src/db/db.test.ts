@@ -1,0 +1,158 @@
+// Proves the DB's contract: one generation per committed transaction, atomic rollback, inverse
+// sets kept in step, coalesced change queries (add/mod/del) from the log and from a table scan
+// after reopening, and generations that never go backwards across a restart.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { defineClass, field } from '../model/define.js';
+import { NULL_REF, t } from '../model/types.js';
+import { FakeClock } from '../testing/fake-clock.js';
+import { Db } from './db.js';
+import { SqliteStore } from './sqlite-store.js';
+
+const Parent = defineClass({
+  name: 'parent',
+  doc: 'test parent',
+  fields: {
+    uuid: field(t.string, 'DynamicRO', 'id'),
+    name_label: field(t.string, 'RW', 'name'),
+    kids: field(t.set(t.ref('kid')), 'DynamicRO', 'children'),
+  },
+  messages: {},
+});
+const Kid = defineClass({
+  name: 'kid',
+  doc: 'test child',
+  fields: {
+    uuid: field(t.string, 'DynamicRO', 'id'),
+    owner: field(t.ref('parent'), 'RW', 'owner', { default: NULL_REF, inverse: 'kids' }),
+    scratch: field(t.int, 'RW', 'not persisted', { persist: false, default: 7 }),
+  },
+  messages: {},
+});
+const Ephemeral = defineClass({
+  name: 'eph',
+  doc: 'in memory only',
+  persist: false,
+  fields: { uuid: field(t.string, 'DynamicRO', 'id') },
+  messages: {},
+});
+const classes = { parent: Parent, kid: Kid, eph: Ephemeral };
+
+const dirs: string[] = [];
+after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+function open(dir?: string): { db: Db; dir: string } {
+  const d = dir ?? mkdtempSync(join(tmpdir(), 'poolstack-db-'));
+  if (dir === undefined) dirs.push(d);
+  return { db: new Db(new SqliteStore(join(d, 'state.db')), classes, new FakeClock()), dir: d };
+}
+
+describe('Db', () => {
+  it('gives each committed transaction exactly one new generation', () => {
+    const { db } = open();
+    const g0 = db.generation;
+    db.transact((tx) => {
+      tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1', name_label: 'a' });
+      tx.create('parent', 'OpaqueRef:p2', { uuid: 'u2', name_label: 'b' });
+    });
+    assert.equal(db.generation, g0 + 1);
+    db.transact(() => undefined);
+    assert.equal(db.generation, g0 + 1, 'an empty transaction commits nothing');
+    db.transact((tx) => tx.update('parent', 'OpaqueRef:p1', { name_label: 'a' }));
+    assert.equal(db.generation, g0 + 1, 'a write of the same value commits nothing');
+    db.close();
+  });
+
+  it('rolls back everything when the transaction throws', () => {
+    const { db } = open();
+    const g0 = db.generation;
+    assert.throws(() =>
+      db.transact((tx) => {
+        tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1' });
+        throw new Error('boom');
+      }),
+    );
+    assert.equal(db.generation, g0);
+    assert.equal(db.get('parent', 'OpaqueRef:p1'), undefined);
+    db.close();
+  });
+
+  it('refuses a record that does not conform to its class', () => {
+    const { db } = open();
+    assert.throws(() => db.transact((tx) => tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1', name_label: 3 })), /conform/);
+    assert.equal(db.get('parent', 'OpaqueRef:p1'), undefined);
+    db.close();
+  });
+
+  it('keeps inverse sets in step on create, re-parent and delete', () => {
+    const { db } = open();
+    db.transact((tx) => {
+      tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1' });
+      tx.create('parent', 'OpaqueRef:p2', { uuid: 'u2' });
+      tx.create('kid', 'OpaqueRef:k1', { uuid: 'k1', owner: 'OpaqueRef:p1' });
+    });
+    assert.deepEqual(db.get('parent', 'OpaqueRef:p1')?.kids, ['OpaqueRef:k1']);
+    db.transact((tx) => tx.update('kid', 'OpaqueRef:k1', { owner: 'OpaqueRef:p2' }));
+    assert.deepEqual(db.get('parent', 'OpaqueRef:p1')?.kids, []);
+    assert.deepEqual(db.get('parent', 'OpaqueRef:p2')?.kids, ['OpaqueRef:k1']);
+    db.transact((tx) => tx.delete('kid', 'OpaqueRef:k1'));
+    assert.deepEqual(db.get('parent', 'OpaqueRef:p2')?.kids, []);
+    db.close();
+  });
+
+  it('coalesces changes to one event per object with add/mod/del relative to the token', () => {
+    const { db } = open();
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:old', { uuid: 'o' }));
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:gone', { uuid: 'g' }));
+    const token = db.generation;
+    db.transact((tx) => tx.update('parent', 'OpaqueRef:old', { name_label: 'x' }));
+    db.transact((tx) => tx.update('parent', 'OpaqueRef:old', { name_label: 'y' }));
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:new', { uuid: 'n' }));
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:brief', { uuid: 'b' }));
+    db.transact((tx) => tx.delete('parent', 'OpaqueRef:brief'));
+    db.transact((tx) => tx.delete('parent', 'OpaqueRef:gone'));
+    const ops = db.changesSince(token, () => true).map((c) => `${c.op}:${c.ref}`);
+    assert.deepEqual(ops, ['mod:OpaqueRef:old', 'add:OpaqueRef:new', 'del:OpaqueRef:gone']);
+    assert.deepEqual(db.changesSince(db.generation, () => true), []);
+    db.close();
+  });
+
+  it('persists across reopen: generation continues above every issued one, deletions still reported', () => {
+    const { db, dir } = open();
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:p', { uuid: 'p' }));
+    db.transact((tx) => tx.create('kid', 'OpaqueRef:k', { uuid: 'k', owner: 'OpaqueRef:p', scratch: 42 }));
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:q', { uuid: 'q' }));
+    const token = db.generation;
+    db.transact((tx) => tx.delete('parent', 'OpaqueRef:q'));
+    db.transact((tx) => tx.create('eph', 'OpaqueRef:e', { uuid: 'e' }));
+    const issued = db.generation;
+    db.close();
+    const again = open(dir).db;
+    assert.ok(again.generation >= issued, 'no generation is handed out twice');
+    assert.equal(again.get('eph', 'OpaqueRef:e'), undefined, 'non-persistent classes start empty');
+    assert.equal(again.get('kid', 'OpaqueRef:k')?.scratch, 7, 'non-persistent fields reset to default');
+    assert.deepEqual(again.get('parent', 'OpaqueRef:p')?.kids, ['OpaqueRef:k']);
+    assert.equal(again.refByUuid('parent', 'p'), 'OpaqueRef:p');
+    const ops = again.changesSince(token, () => true).map((c) => `${c.op}:${c.ref}`);
+    assert.deepEqual(ops, ['del:OpaqueRef:q']);
+    again.close();
+  });
+
+  it('wakes waiters on commit and times out otherwise', async () => {
+    const clock = new FakeClock();
+    const d = mkdtempSync(join(tmpdir(), 'poolstack-db-'));
+    dirs.push(d);
+    const db = new Db(new SqliteStore(join(d, 'state.db')), classes, clock);
+    const g = db.generation;
+    const woke = db.waitForChange(g, 60_000);
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:p', { uuid: 'p' }));
+    await woke;
+    const timed = db.waitForChange(db.generation, 1000);
+    clock.advance(1000);
+    await timed;
+    db.close();
+  });
+});
