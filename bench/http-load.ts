@@ -1,6 +1,7 @@
 // The one client every benchmark uses, for the daemon and for the echo baseline alike: raw
 // node:http POSTs over a keep-alive Agent, the body read to the end, nothing parsed in the hot loop,
 // so the client's own cost is identical on both sides of every ratio.
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
 
@@ -19,7 +20,13 @@ export function makeAgent(maxSockets: number): http.Agent {
 }
 
 /** One POST; resolves with the status and the whole body. */
-export function post(agent: http.Agent, target: Target, path: string, contentType: string, body: string): Promise<Reply> {
+export function post(
+  agent: http.Agent,
+  target: Target,
+  path: string,
+  contentType: string,
+  body: string,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
@@ -34,7 +41,9 @@ export function post(agent: http.Agent, target: Target, path: string, contentTyp
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('error', reject);
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }),
+        );
       },
     );
     req.on('error', reject);
@@ -54,6 +63,8 @@ export interface LoadSpec {
   readonly durationMs: number;
   /** A reply that counts as a failure (checked with a cheap substring test on both sides). */
   readonly failureMarker?: string;
+  /** The server's pid, to report its CPU time per call (Linux /proc; robust on a shared machine). */
+  readonly serverPid?: number | undefined;
 }
 
 export interface LoadResult {
@@ -61,6 +72,23 @@ export interface LoadResult {
   readonly calls: number;
   readonly failures: number;
   readonly durationMs: number;
+  /** Server CPU (user+system) per call over the whole run, warm-up included; NaN when unknown. */
+  readonly serverCpuUsPerCall: number;
+  /** This (client) process's CPU per call over the whole run. */
+  readonly clientCpuUsPerCall: number;
+}
+
+/** CPU time (user + system) a process has used, in ms; undefined where /proc is not available. */
+export function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5) (utime, stime), counted from `state` (field 3); USER_HZ is 100.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -75,24 +103,44 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let calls = 0;
   let failures = 0;
   let seq = 0;
+  let total = 0;
+  const cpu0 = processCpuMs(spec.serverPid);
+  const client0 = process.cpuUsage();
   const worker = async () => {
     for (;;) {
       const now = performance.now();
       if (now >= windowEnd) return;
       const r = await post(agent, spec.target, spec.path, spec.contentType, spec.body(seq++));
       const done = performance.now();
+      total++;
       if (done < windowStart || done > windowEnd) continue;
-      if (r.status !== 200 || (spec.failureMarker !== undefined && r.body.includes(spec.failureMarker))) failures++;
+      if (r.status !== 200 || (spec.failureMarker !== undefined && r.body.includes(spec.failureMarker)))
+        failures++;
       else calls++;
     }
   };
   await Promise.all(Array.from({ length: spec.connections }, worker));
+  const cpu1 = processCpuMs(spec.serverPid);
+  const client = process.cpuUsage(client0);
   agent.destroy();
-  return { callsPerSecond: (calls / spec.durationMs) * 1000, calls, failures, durationMs: spec.durationMs };
+  const serverCpuUsPerCall =
+    cpu0 === undefined || cpu1 === undefined ? Number.NaN : ((cpu1 - cpu0) * 1000) / total;
+  return {
+    callsPerSecond: (calls / spec.durationMs) * 1000,
+    calls,
+    failures,
+    durationMs: spec.durationMs,
+    serverCpuUsPerCall,
+    clientCpuUsPerCall: (client.user + client.system) / total,
+  };
 }
 
 /** Runs `count` jobs over `connections` workers (bulk setup such as creating 10,000 VMs). */
-export async function runCount(connections: number, count: number, job: (i: number) => Promise<void>): Promise<void> {
+export async function runCount(
+  connections: number,
+  count: number,
+  job: (i: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   const worker = async () => {
     while (next < count) await job(next++);
@@ -107,5 +155,8 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 export function median(xs: readonly number[]): number {
-  return percentile([...xs].sort((a, b) => a - b), 50);
+  return percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
 }

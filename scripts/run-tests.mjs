@@ -20,7 +20,9 @@ function find(dir, out = []) {
 }
 
 const only = process.argv.slice(2);
-const files = [...find('dist/src'), ...find('dist/test')].filter((f) => only.length === 0 || only.some((o) => f.includes(o)));
+const files = [...find('dist/src'), ...find('dist/test')].filter(
+  (f) => only.length === 0 || only.some((o) => f.includes(o)),
+);
 if (files.length === 0) {
   console.error('no test files found under dist/ (did the build run?)');
   process.exit(1);

@@ -26,7 +26,12 @@ function derive(password: string, salt: Buffer, p: { N: number; r: number; p: nu
 export async function writePasswordHash(file: string, user: string, password: string): Promise<void> {
   const salt = randomBytes(16);
   const hash = await derive(password, salt, params);
-  const stored: StoredHash = { user, salt: salt.toString('base64'), ...params, hash: hash.toString('base64') };
+  const stored: StoredHash = {
+    user,
+    salt: salt.toString('base64'),
+    ...params,
+    hash: hash.toString('base64'),
+  };
   writeFileSync(file, JSON.stringify(stored) + '\n', { mode: 0o600 });
 }
 

@@ -14,7 +14,17 @@ let daemon: Daemon;
 let api: XapiClient;
 
 async function boot(): Promise<void> {
-  daemon = await startDaemon({ dataDir: dir, address: '127.0.0.1', port: 0, httpPort: 0, driver: 'sim', hostname: 'unit', rootPassword: 'pw', authFailureDelayMs: 0, logLevel: 'warn' });
+  daemon = await startDaemon({
+    dataDir: dir,
+    address: '127.0.0.1',
+    port: 0,
+    httpPort: 0,
+    driver: 'sim',
+    hostname: 'unit',
+    rootPassword: 'pw',
+    authFailureDelayMs: 0,
+    logLevel: 'warn',
+  });
   api = new XapiClient(`http://127.0.0.1:${daemon.httpPort}`);
   await api.login('root', 'pw');
 }
@@ -48,17 +58,26 @@ describe('API in process', () => {
     assert.equal(pool?.master, daemon.hostRef);
     const sr = (await call('SR.get_record', pool?.default_SR)) as Record<string, unknown>;
     assert.equal(sr.name_label, 'Local storage');
-    const tpls = (await call('VM.get_all_records_where', 'field "is_a_template"="true"')) as Record<string, unknown>;
+    const tpls = (await call('VM.get_all_records_where', 'field "is_a_template"="true"')) as Record<
+      string,
+      unknown
+    >;
     assert.ok(Object.keys(tpls).length >= 3);
     assert.equal(await call('session.get_this_host', api.session), daemon.hostRef);
   });
 
   it('delivers coalesced events from a token and long-polls until a change', async () => {
     const vm = await newVm('ev1');
-    const first = (await call('event.from', ['vm'], '', 0.01)) as { token: string; events: { ref: string; operation: string }[]; valid_ref_counts: Record<string, number> };
+    const first = (await call('event.from', ['vm'], '', 0.01)) as {
+      token: string;
+      events: { ref: string; operation: string }[];
+      valid_ref_counts: Record<string, number>;
+    };
     assert.ok(first.events.some((e) => e.ref === vm && e.operation === 'add'));
     assert.equal(typeof first.valid_ref_counts.task, 'number');
-    const waiting = call('event.from', ['VM'], first.token, 10.0) as Promise<{ events: { ref: string; operation: string; snapshot: Record<string, unknown> }[] }>;
+    const waiting = call('event.from', ['VM'], first.token, 10.0) as Promise<{
+      events: { ref: string; operation: string; snapshot: Record<string, unknown> }[];
+    }>;
     await new Promise((r) => setTimeout(r, 50));
     await call('VM.set_name_label', vm, 'a');
     await call('VM.set_name_label', vm, 'b');
@@ -66,19 +85,36 @@ describe('API in process', () => {
     const mine = got.events.filter((e) => e.ref === vm);
     assert.ok(mine.length >= 1 && mine.length <= 2);
     assert.equal(mine.at(-1)?.operation, 'mod');
-    const empty = (await call('event.from', ['vm'], first.token.replace(/^\d+/, (d) => String(Number(d) + 1_000_000).padStart(20, '0')), 0.05)) as { events: unknown[] };
+    const empty = (await call(
+      'event.from',
+      ['vm'],
+      first.token.replace(/^\d+/, (d) => String(Number(d) + 1_000_000).padStart(20, '0')),
+      0.05,
+    )) as { events: unknown[] };
     assert.deepEqual(empty.events, []);
   });
 
   it('returns an inject token one below the touched generation', async () => {
     const pool = ((await call('pool.get_all')) as string[])[0];
     const token = (await call('event.inject', 'pool', pool)) as string;
-    const r = (await call('event.from', ['pool'], token, 1.0)) as { events: { ref: string }[]; token: string };
+    const r = (await call('event.from', ['pool'], token, 1.0)) as {
+      events: { ref: string }[];
+      token: string;
+    };
     assert.equal(r.events[0]?.ref, pool);
     assert.equal(genOf(r.token), genOf(token) + 1);
-    await assert.rejects(call('event.inject', 'pool', 'OpaqueRef:nope'), (e: XapiCallError) => e.code === 'HANDLE_INVALID');
-    await assert.rejects(call('event.from', ['vm'], 'garbage', 0.1), (e: XapiCallError) => e.code === 'EVENT_FROM_TOKEN_PARSE_FAILURE');
-    await assert.rejects(call('event.from', ['nosuchclass'], '', 0.1), (e: XapiCallError) => e.code === 'EVENT_SUBSCRIPTION_PARSE_FAILURE');
+    await assert.rejects(
+      call('event.inject', 'pool', 'OpaqueRef:nope'),
+      (e: XapiCallError) => e.code === 'HANDLE_INVALID',
+    );
+    await assert.rejects(
+      call('event.from', ['vm'], 'garbage', 0.1),
+      (e: XapiCallError) => e.code === 'EVENT_FROM_TOKEN_PARSE_FAILURE',
+    );
+    await assert.rejects(
+      call('event.from', ['nosuchclass'], '', 0.1),
+      (e: XapiCallError) => e.code === 'EVENT_SUBSCRIPTION_PARSE_FAILURE',
+    );
   });
 
   it('runs Async calls as tasks whose result is an XML-RPC value fragment', async () => {
@@ -92,7 +128,8 @@ describe('API in process', () => {
     assert.equal(rec.status, 'success');
     assert.match(String(rec.result), /^<value>OpaqueRef:[0-9a-f-]+<\/value>$/);
     const failing = (await call('Async.VM.unpause', tpl)) as string;
-    for (let i = 0; i < 200 && rec.status !== 'failure'; i++) rec = (await call('task.get_record', failing)) as Record<string, unknown>;
+    for (let i = 0; i < 200 && rec.status !== 'failure'; i++)
+      rec = (await call('task.get_record', failing)) as Record<string, unknown>;
     assert.equal((rec.error_info as string[])[0], 'VM_IS_TEMPLATE');
     await call('task.destroy', failing);
     await assert.rejects(call('task.get_record', failing), (e: XapiCallError) => e.code === 'HANDLE_INVALID');
@@ -116,7 +153,14 @@ describe('API in process', () => {
 
   it('lists methods without a session, including Async twins', async () => {
     const names = (await api.call('system.listMethods', [])) as string[];
-    for (const m of ['VM.start', 'Async.VM.start', 'VM.get_all_records', 'event.from', 'pool.add_to_other_config']) assert.ok(names.includes(m), m);
+    for (const m of [
+      'VM.start',
+      'Async.VM.start',
+      'VM.get_all_records',
+      'event.from',
+      'pool.add_to_other_config',
+    ])
+      assert.ok(names.includes(m), m);
     assert.ok(!names.includes('Async.event.from'));
   });
 
@@ -126,7 +170,11 @@ describe('API in process', () => {
     assert.equal(await call('VM.get_power_state', vm), 'Running');
     const ops = (await call('VM.get_allowed_operations', vm)) as string[];
     assert.ok(ops.includes('clean_shutdown') && !ops.includes('start'));
-    for (const [m, state] of [['VM.pause', 'Paused'], ['VM.unpause', 'Running'], ['VM.suspend', 'Suspended']] as const) {
+    for (const [m, state] of [
+      ['VM.pause', 'Paused'],
+      ['VM.unpause', 'Running'],
+      ['VM.suspend', 'Suspended'],
+    ] as const) {
       await call(m, vm);
       assert.equal(await call('VM.get_power_state', vm), state);
     }

@@ -36,6 +36,9 @@ export interface DaemonOptions {
   rootPassword?: string | undefined;
   authFailureDelayMs?: number | undefined;
   logLevel?: string | undefined;
+  /** Idle time after which a session is destroyed, and how often that is checked (tests shorten them). */
+  sessionIdleMs?: number | undefined;
+  sweepIntervalMs?: number | undefined;
   clock?: Clock;
   random?: Random;
 }
@@ -56,8 +59,27 @@ function ensureTls(dir: string, name: string): { key: string; cert: string } {
   if (!existsSync(key) || !existsSync(cert)) {
     mkdirSync(dir, { recursive: true });
     // A self-signed certificate per host, as xapi makes at first boot.
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert,
-      '-days', '3650', '-subj', `/CN=${name}`, '-addext', `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '3650',
+        '-subj',
+        `/CN=${name}`,
+        '-addext',
+        `subjectAltName=DNS:${name},DNS:localhost,IP:127.0.0.1`,
+      ],
+      { stdio: 'ignore' },
+    );
   }
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
 }
@@ -66,7 +88,7 @@ function makeLogger(dataDir: string, level: string): { log: Logger; flush: () =>
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
   const dest = pino.destination({ dest: join(dataDir, 'logs', 'poolstackd.log'), sync: false, mkdir: true });
   const p = pino({ level, base: { pid: process.pid } }, dest);
-  return { log: p as unknown as Logger, flush: () => dest.flushSync() };
+  return { log: p, flush: () => dest.flushSync() };
 }
 
 function macFrom(random: Random): string {
@@ -96,7 +118,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const passwordFile = join(opts.dataDir, 'root-password.scrypt');
   if (!existsSync(passwordFile)) {
     if (opts.rootPassword === undefined || opts.rootPassword === '') {
-      throw new Error('first start needs a root password: --root-password-file FILE or POOLSTACK_ROOT_PASSWORD');
+      throw new Error(
+        'first start needs a root password: --root-password-file FILE or POOLSTACK_ROOT_PASSWORD',
+      );
     }
     await writePasswordHash(passwordFile, 'root', opts.rootPassword);
   }
@@ -117,7 +141,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     auth: new ScryptAuthenticator(passwordFile),
     config: {
       authFailureDelayMs: opts.authFailureDelayMs ?? limits.authFailureDelayMs,
-      sessionIdleMs: limits.sessionIdleMs,
+      sessionIdleMs: opts.sessionIdleMs ?? limits.sessionIdleMs,
       sessionsPerUserMax: limits.sessionsPerUserMax,
     },
     taskAborts: new Map<string, AbortController>(),
@@ -143,10 +167,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const sweeper = setInterval(() => {
     sweepSessions(svc);
     sweepTasks(svc);
-  }, limits.sweepIntervalMs);
+  }, opts.sweepIntervalMs ?? limits.sweepIntervalMs);
   sweeper.unref();
   const readyFile = join(opts.dataDir, 'poolstackd.ready');
-  writeFileSync(readyFile, JSON.stringify({ pid: process.pid, port, httpPort, address: opts.address }) + '\n');
+  writeFileSync(
+    readyFile,
+    JSON.stringify({ pid: process.pid, port, httpPort, address: opts.address }) + '\n',
+  );
   log.info({ port, httpPort, address: opts.address }, 'poolstackd ready');
 
   let stopped = false;

@@ -15,15 +15,22 @@ export interface Method {
   readonly invoke: (ctx: Ctx, args: readonly unknown[]) => unknown;
 }
 
-
 export function buildMethods(): Map<string, Method> {
   const table = new Map<string, Method>();
-  const explicit = handlers as unknown as Record<string, Record<string, (ctx: Ctx, ...a: unknown[]) => unknown>>;
+  const explicit = handlers as unknown as Record<
+    string,
+    Record<string, (ctx: Ctx, ...a: unknown[]) => unknown>
+  >;
   for (const [cls, def] of Object.entries(classes)) {
     for (const [msg, mdef] of Object.entries(def.messages as Record<string, MessageDef>)) {
       const fn = explicit[cls]?.[msg];
       if (fn === undefined) throw new Error(`no handler for ${cls}.${msg}`);
-      table.set(`${cls}.${msg}`, { name: `${cls}.${msg}`, cls, def: mdef, invoke: (ctx, args) => fn(ctx, ...args) });
+      table.set(`${cls}.${msg}`, {
+        name: `${cls}.${msg}`,
+        cls,
+        def: mdef,
+        invoke: (ctx, args) => fn(ctx, ...args),
+      });
     }
     for (const im of implicitMessages(def)) {
       table.set(`${cls}.${im.name}`, {

@@ -15,8 +15,7 @@ import { encodeValue } from '../rpc/xml.js';
 import { hasAsync, listMethodNames, type Method } from './methods.js';
 
 export type CallOutcome =
-  | { ok: true; ty: Ty; value: unknown; bare: boolean }
-  | { ok: false; error: string[] };
+  { ok: true; ty: Ty; value: unknown; bare: boolean } | { ok: false; error: string[] };
 
 export class Pipeline {
   private readonly listMethods: string[];
@@ -46,7 +45,8 @@ export class Pipeline {
       this.checkCount(method, name, params);
       const ctx = this.prepare(method, name, params);
       const args = this.checkArgs(method, name, params);
-      if (isAsync) return { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false };
+      if (isAsync)
+        return { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false };
       const value = await method.invoke(ctx, args);
       return { ok: true, ty: method.def.result, value, bare: false };
     } catch (e) {
@@ -76,7 +76,11 @@ export class Pipeline {
     const given = params.length - offset;
     const required = decl.filter((p) => p.default === undefined).length;
     if (given < required || given > decl.length) {
-      throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [name, String(decl.length + offset), String(params.length)]);
+      throw new ApiError('MESSAGE_PARAMETER_COUNT_MISMATCH', [
+        name,
+        String(decl.length + offset),
+        String(params.length),
+      ]);
     }
   }
 
@@ -88,7 +92,12 @@ export class Pipeline {
     return decl.map((p, i) => {
       const raw = i < given ? params[i + offset] : p.default;
       const v = coerce(p.ty, raw, p.name, resolve);
-      if (p.ty.kind === 'ref' && isObjectClass(p.ty.cls) && v !== NULL_REF && this.svc.db.get(p.ty.cls, v as string) === undefined) {
+      if (
+        p.ty.kind === 'ref' &&
+        isObjectClass(p.ty.cls) &&
+        v !== NULL_REF &&
+        this.svc.db.get(p.ty.cls, v as string) === undefined
+      ) {
         throw new ApiError('HANDLE_INVALID', [p.ty.cls, v as string]);
       }
       return v;
@@ -117,7 +126,10 @@ export class Pipeline {
   private errorInfo(e: unknown, name: string): string[] {
     if (e instanceof ApiError) return [e.code, ...e.params];
     const message = e instanceof Error ? e.message : String(e);
-    this.svc.log.error({ call: name, err: e instanceof Error ? e.stack : message, bug: e instanceof BugError }, 'internal error');
+    this.svc.log.error(
+      { call: name, err: e instanceof Error ? e.stack : message, bug: e instanceof BugError },
+      'internal error',
+    );
     return ['INTERNAL_ERROR', message];
   }
 }

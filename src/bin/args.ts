@@ -1,7 +1,11 @@
 // Minimal `--name value` / `--flag` parsing for the composition roots; unknown options are errors.
 export type Parsed = Map<string, string>;
 
-export function parseArgs(argv: readonly string[], valued: readonly string[], flags: readonly string[] = []): Parsed {
+export function parseArgs(
+  argv: readonly string[],
+  valued: readonly string[],
+  flags: readonly string[] = [],
+): Parsed {
   const out = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] ?? '';

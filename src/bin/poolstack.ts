@@ -22,7 +22,8 @@ function genDocs(): void {
 async function waitReady(file: string, child: { exitCode: number | null }, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!existsSync(file)) {
-    if (child.exitCode !== null) throw new Error('poolstackd exited during start-up (see demo-pool/host1/logs)');
+    if (child.exitCode !== null)
+      throw new Error('poolstackd exited during start-up (see demo-pool/host1/logs)');
     if (Date.now() > deadline) throw new Error('poolstackd did not become ready in time');
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -44,8 +45,20 @@ async function demo(): Promise<void> {
     writeFileSync(pwFile, password + '\n', { mode: 0o600 });
   }
   const daemonJs = join(root, 'dist', 'src', 'bin', 'poolstackd.js');
-  const args = [daemonJs, '--data-dir', dataDir, '--address', address, '--port', String(port),
-    '--http-port', String(httpPort), '--hostname', 'demo-host1', ...(fresh ? ['--root-password-file', pwFile] : [])];
+  const args = [
+    daemonJs,
+    '--data-dir',
+    dataDir,
+    '--address',
+    address,
+    '--port',
+    String(port),
+    '--http-port',
+    String(httpPort),
+    '--hostname',
+    'demo-host1',
+    ...(fresh ? ['--root-password-file', pwFile] : []),
+  ];
   rmSync(join(dataDir, 'poolstackd.ready'), { force: true });
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
   try {
@@ -54,16 +67,24 @@ async function demo(): Promise<void> {
     rmSync(pwFile, { force: true });
   }
   console.log('');
-  console.log(fresh ? 'Poolstack demo pool created (one host, sim driver).' : 'Poolstack demo pool restarted (same pool as before).');
+  console.log(
+    fresh
+      ? 'Poolstack demo pool created (one host, sim driver).'
+      : 'Poolstack demo pool restarted (same pool as before).',
+  );
   console.log(`  data dir : ${dataDir}`);
   console.log(`  API      : https://${address}:${port}/  (self-signed certificate)`);
   console.log(`             http://${address}:${httpPort}/  (plain HTTP, JSON-RPC at /jsonrpc)`);
   console.log('  user     : root');
-  if (password !== undefined) console.log(`  password : ${password}   <- shown once; only its hash is stored`);
-  else console.log('  password : the one printed when the pool was created (delete demo-pool/ to start over)');
+  if (password !== undefined)
+    console.log(`  password : ${password}   <- shown once; only its hash is stored`);
+  else
+    console.log('  password : the one printed when the pool was created (delete demo-pool/ to start over)');
   console.log('');
   console.log('Try it:');
-  console.log(`  curl -s http://${address}:${httpPort}/jsonrpc -d '{"jsonrpc":"2.0","id":1,"method":"session.login_with_password","params":["root","${password ?? 'PASSWORD'}"]}'`);
+  console.log(
+    `  curl -s http://${address}:${httpPort}/jsonrpc -d '{"jsonrpc":"2.0","id":1,"method":"session.login_with_password","params":["root","${password ?? 'PASSWORD'}"]}'`,
+  );
   console.log(`  npx xen-api http://${address}:${httpPort} root ${password ?? 'PASSWORD'}`);
   console.log('');
   console.log('Ctrl-C stops the pool cleanly.');
@@ -75,9 +96,13 @@ async function demo(): Promise<void> {
 }
 
 const cmd = process.argv[2];
-const run = cmd === 'demo' ? demo() : cmd === 'gen-docs' ? Promise.resolve(genDocs()) : Promise.reject(new Error('usage: poolstack demo | gen-docs'));
+const run =
+  cmd === 'demo'
+    ? demo()
+    : cmd === 'gen-docs'
+      ? Promise.resolve(genDocs())
+      : Promise.reject(new Error('usage: poolstack demo | gen-docs'));
 run.catch((e: unknown) => {
   console.error(`poolstack: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
-

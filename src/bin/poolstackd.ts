@@ -10,7 +10,17 @@ const usage = `usage: poolstackd --data-dir DIR --address A --port P [--http-por
 async function main(): Promise<void> {
   const a = parseArgs(
     process.argv.slice(2),
-    ['data-dir', 'address', 'port', 'http-port', 'driver', 'hostname', 'root-password-file', 'log-level', 'auth-failure-delay-ms'],
+    [
+      'data-dir',
+      'address',
+      'port',
+      'http-port',
+      'driver',
+      'hostname',
+      'root-password-file',
+      'log-level',
+      'auth-failure-delay-ms',
+    ],
     ['help'],
   );
   if (a.has('help')) {
@@ -24,7 +34,8 @@ async function main(): Promise<void> {
   const driver = a.get('driver') ?? 'sim';
   if (driver !== 'sim') throw new Error(`unknown driver ${driver} (available: sim)`);
   const pwFile = a.get('root-password-file');
-  const rootPassword = pwFile !== undefined ? readFileSync(pwFile, 'utf8').trim() : process.env.POOLSTACK_ROOT_PASSWORD;
+  const rootPassword =
+    pwFile !== undefined ? readFileSync(pwFile, 'utf8').trim() : process.env.POOLSTACK_ROOT_PASSWORD;
   const httpPort = a.get('http-port');
   const delay = a.get('auth-failure-delay-ms');
   const daemon = await startDaemon({

@@ -82,7 +82,10 @@ describe('Db', () => {
 
   it('refuses a record that does not conform to its class', () => {
     const { db } = open();
-    assert.throws(() => db.transact((tx) => tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1', name_label: 3 })), /conform/);
+    assert.throws(
+      () => db.transact((tx) => tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1', name_label: 3 })),
+      /conform/,
+    );
     assert.equal(db.get('parent', 'OpaqueRef:p1'), undefined);
     db.close();
   });
@@ -116,7 +119,10 @@ describe('Db', () => {
     db.transact((tx) => tx.delete('parent', 'OpaqueRef:gone'));
     const ops = db.changesSince(token, () => true).map((c) => `${c.op}:${c.ref}`);
     assert.deepEqual(ops, ['mod:OpaqueRef:old', 'add:OpaqueRef:new', 'del:OpaqueRef:gone']);
-    assert.deepEqual(db.changesSince(db.generation, () => true), []);
+    assert.deepEqual(
+      db.changesSince(db.generation, () => true),
+      [],
+    );
     db.close();
   });
 

@@ -163,7 +163,8 @@ export class Db {
     const out: Change[] = [];
     for (const c of latest.values()) {
       const exists = this.row(c.cls, c.ref);
-      if (exists !== undefined) out.push({ ...c, op: exists.ctime > since ? 'add' : 'mod', ctime: exists.ctime });
+      if (exists !== undefined)
+        out.push({ ...c, op: exists.ctime > since ? 'add' : 'mod', ctime: exists.ctime });
       else if (c.ctime <= since) out.push({ ...c, op: 'del' });
     }
     return out.sort((a, b) => a.gen - b.gen);
@@ -278,7 +279,9 @@ export class Db {
         const p = stage(cls, ref);
         assert(p.after !== null, `update of missing ${cls} ${ref}`);
         const old = p.after;
-        const changesLinks = (this.inverses.get(cls) ?? []).some((i) => i.field in patch && patch[i.field] !== old[i.field]);
+        const changesLinks = (this.inverses.get(cls) ?? []).some(
+          (i) => i.field in patch && patch[i.field] !== old[i.field],
+        );
         if (changesLinks) linkParents(cls, ref, old, false);
         p.after = { ...old, ...patch };
         if (changesLinks) linkParents(cls, ref, p.after, true);
@@ -361,7 +364,8 @@ function sameRec(a: Rec | undefined, b: Rec | null): boolean {
     const x = a[k];
     const y = b[k];
     if (x === y) continue;
-    if (typeof x !== 'object' || typeof y !== 'object' || JSON.stringify(x) !== JSON.stringify(y)) return false;
+    if (typeof x !== 'object' || typeof y !== 'object' || JSON.stringify(x) !== JSON.stringify(y))
+      return false;
   }
   return true;
 }

@@ -67,9 +67,9 @@ export class SqliteStore {
   /** The generation to continue from: above every generation handed out before a crash. */
   loadGeneration(): number {
     const row = this.db.prepare("SELECT value FROM meta WHERE key = 'generation_reserved'").get() as
-      | { value: string }
-      | undefined;
-    const maxMtime = (this.db.prepare('SELECT MAX(mtime) AS m FROM objects').get() as { m: number | null }).m ?? 0;
+      { value: string } | undefined;
+    const maxMtime =
+      (this.db.prepare('SELECT MAX(mtime) AS m FROM objects').get() as { m: number | null }).m ?? 0;
     const start = Math.max(row === undefined ? 0 : Number(row.value), maxMtime);
     this.reserve(start);
     return start;
@@ -87,11 +87,14 @@ export class SqliteStore {
   }
 
   deletionsSince(gen: number): Deletion[] {
-    return this.db.prepare('SELECT gen, cls, ref, ctime FROM deletions WHERE gen > ? ORDER BY gen').all(gen) as Deletion[];
+    return this.db
+      .prepare('SELECT gen, cls, ref, ctime FROM deletions WHERE gen > ? ORDER BY gen')
+      .all(gen) as Deletion[];
   }
 
   getMeta(key: string): string | undefined {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as { value: string } | undefined;
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
+      { value: string } | undefined;
     return row?.value;
   }
 

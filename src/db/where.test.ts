@@ -18,12 +18,17 @@ describe('where', () => {
       'field "name_label"="web \\"1\\""',
     ];
     for (const e of yes) assert.equal(evalWhere(parseWhere(e), vm), true, e);
-    for (const e of ['false', 'field "power_state"="running"', 'not true']) assert.equal(evalWhere(parseWhere(e), vm), false, e);
+    for (const e of ['false', 'field "power_state"="running"', 'not true'])
+      assert.equal(evalWhere(parseWhere(e), vm), false, e);
   });
 
   it('rejects malformed expressions with INVALID_VALUE', () => {
     for (const e of ['', 'field', 'field "a"=', '(true', 'true true', 'field "a"="b" and', '"a" ~ "b"']) {
-      assert.throws(() => parseWhere(e), (x: unknown) => x instanceof ApiError && x.code === 'INVALID_VALUE', e);
+      assert.throws(
+        () => parseWhere(e),
+        (x: unknown) => x instanceof ApiError && x.code === 'INVALID_VALUE',
+        e,
+      );
     }
   });
 });

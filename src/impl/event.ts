@@ -24,10 +24,13 @@ const fromResultTy = t.struct({
   token: t.string,
 });
 
-/** Lower-case wire name → class name ("vm" → "VM"). */
+/** Session refs are credentials: xapi declares the class `~gen_events:false`. */
+const noEventClasses = new Set(['session']);
+
+/** Lower-case wire name → class name ("vm" → "VM"), for classes that generate events. */
 const byLower = new Map(
   Object.keys(classes)
-    .filter(isObjectClass)
+    .filter((c) => isObjectClass(c) && !noEventClasses.has(c))
     .map((c) => [c.toLowerCase(), c]),
 );
 
@@ -45,7 +48,10 @@ function parseToken(token: string): number {
 type Filter = (c: Change) => boolean;
 
 /** "*", "vm", "vm/OpaqueRef:…" (classes matched case-insensitively, as xapi does). */
-function parseSubscriptions(subs: readonly string[]): { filter: Filter; classFilter: (cls: string) => boolean } {
+function parseSubscriptions(subs: readonly string[]): {
+  filter: Filter;
+  classFilter: (cls: string) => boolean;
+} {
   const classSet = new Set<string>();
   const objects = new Set<string>();
   let everything = false;
@@ -61,8 +67,10 @@ function parseSubscriptions(subs: readonly string[]): { filter: Filter; classFil
     else objects.add(refPart);
     if (refPart !== undefined) classSet.add(`${cls}/`);
   }
-  const classFilter = (cls: string) => everything || classSet.has(cls) || classSet.has(`${cls}/`);
-  const filter: Filter = (c) => everything || classSet.has(c.cls) || objects.has(c.ref);
+  const classFilter = (cls: string) =>
+    !noEventClasses.has(cls) && (everything || classSet.has(cls) || classSet.has(`${cls}/`));
+  const filter: Filter = (c) =>
+    !noEventClasses.has(c.cls) && (everything || classSet.has(c.cls) || objects.has(c.ref));
   return { filter, classFilter };
 }
 
@@ -70,7 +78,10 @@ function eventOf(db: Db, c: Change, timestamp: string, id: string): Typed {
   const base = { id, timestamp, class: c.cls.toLowerCase(), operation: c.op, ref: c.ref };
   if (c.op === 'del') return { ty: eventDelTy, value: base };
   const def = classDef(c.cls);
-  return { ty: eventTy, value: { ...base, snapshot: { ty: t.record(def?.name ?? c.cls), value: db.get(c.cls, c.ref) } } };
+  return {
+    ty: eventTy,
+    value: { ...base, snapshot: { ty: t.record(def?.name ?? c.cls), value: db.get(c.cls, c.ref) } },
+  };
 }
 
 function validRefCounts(db: Db): Record<string, number> {
@@ -91,7 +102,10 @@ export async function eventFrom(ctx: Ctx, subs: string[], token: string, timeout
     const changes = db.changesSince(since, classFilter).filter(filter);
     if (changes.length > 0 || ctx.svc.clock.monotonic() >= deadline || ctx.signal.aborted) {
       const events = changes.map((c) => eventOf(db, c, '0.0', String(c.gen)));
-      return { ty: fromResultTy, value: { events, valid_ref_counts: validRefCounts(db), token: formatToken(gen) } };
+      return {
+        ty: fromResultTy,
+        value: { events, valid_ref_counts: validRefCounts(db), token: formatToken(gen) },
+      };
     }
     from = Math.max(from, gen);
     await db.waitForChange(from, Math.max(1, deadline - ctx.svc.clock.monotonic()));
@@ -100,7 +114,8 @@ export async function eventFrom(ctx: Ctx, subs: string[], token: string, timeout
 
 export function eventInject(ctx: Ctx, cls: string, ref: string): string {
   const name = byLower.get(cls.toLowerCase());
-  if (name === undefined || ctx.svc.db.get(name, ref) === undefined) throw new ApiError('HANDLE_INVALID', [cls, ref]);
+  if (name === undefined || ctx.svc.db.get(name, ref) === undefined)
+    throw new ApiError('HANDLE_INVALID', [cls, ref]);
   ctx.svc.db.transact((tx) => tx.touch(name, ref));
   return formatToken(ctx.svc.db.generation - 1);
 }
@@ -170,7 +185,8 @@ export async function eventNext(ctx: Ctx): Promise<Typed> {
         resolve();
       };
     });
-    if (ctx.svc.db.get('session', ctx.session) === undefined) throw new ApiError('SESSION_INVALID', [ctx.session]);
+    if (ctx.svc.db.get('session', ctx.session) === undefined)
+      throw new ApiError('SESSION_INVALID', [ctx.session]);
   }
   q.wake = undefined;
   if (q.lost) {

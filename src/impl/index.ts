@@ -4,12 +4,31 @@ import type { Handlers } from '../model/define.js';
 import type { Classes } from '../model/index.js';
 import type { Ctx } from './context.js';
 import * as ev from './event.js';
-import { createMessage, createSimple, destroyMessage, destroySimple, messagesSince, plugPbd, serverTime, supportedSrTypes, unplugPbd } from './misc.js';
+import {
+  createMessage,
+  createSimple,
+  destroyMessage,
+  destroySimple,
+  messagesSince,
+  plugPbd,
+  serverTime,
+  supportedSrTypes,
+  unplugPbd,
+} from './misc.js';
 import { createNetwork, destroyNetwork } from './network/network.js';
 import { loginWithPassword, logout } from './session.js';
 import { copyVdi, createVdi, destroyVdiRecordAndFile, resizeVdi, scanSr } from './storage/vdi.js';
 import { cancelTask, createTask, destroyTask, setTaskField } from './task.js';
-import { allowedVbdDevices, allowedVifDevices, cloneVm, copyVm, createVm, destroyVm, provisionVm, setMemoryLimits } from './vm/create.js';
+import {
+  allowedVbdDevices,
+  allowedVifDevices,
+  cloneVm,
+  copyVm,
+  createVm,
+  destroyVm,
+  provisionVm,
+  setMemoryLimits,
+} from './vm/create.js';
 import * as dev from './vm/devices.js';
 import * as life from './vm/lifecycle.js';
 import { checkOperation } from './vm/operations.js';
@@ -17,7 +36,8 @@ import { read } from './util.js';
 
 export const handlers: Handlers<Ctx, Classes> = {
   session: {
-    login_with_password: (ctx, uname, pwd, version, originator) => loginWithPassword(ctx, uname, pwd, version, originator),
+    login_with_password: (ctx, uname, pwd, version, originator) =>
+      loginWithPassword(ctx, uname, pwd, version, originator),
     logout: (ctx) => logout(ctx),
     local_logout: (ctx) => logout(ctx),
   },
@@ -70,7 +90,8 @@ export const handlers: Handlers<Ctx, Classes> = {
       const err = checkOperation(self, read(ctx, 'VM', self), op);
       if (err !== undefined) throw err;
     },
-    set_memory_limits: (ctx, self, smin, smax, dmin, dmax) => setMemoryLimits(ctx, self, smin, smax, dmin, dmax),
+    set_memory_limits: (ctx, self, smin, smax, dmin, dmax) =>
+      setMemoryLimits(ctx, self, smin, smax, dmin, dmax),
   },
   VM_metrics: {},
   VM_guest_metrics: {},
@@ -114,7 +135,8 @@ export const handlers: Handlers<Ctx, Classes> = {
     destroy: (ctx, self) => destroySimple('console', ctx, self),
   },
   message: {
-    create: (ctx, name, priority, cls, objUuid, body) => createMessage(ctx, name, priority, cls, objUuid, body),
+    create: (ctx, name, priority, cls, objUuid, body) =>
+      createMessage(ctx, name, priority, cls, objUuid, body),
     destroy: (ctx, self) => destroyMessage(ctx, self),
     get_since: (ctx, since) => messagesSince(ctx, since),
   },

@@ -7,12 +7,20 @@ import { parseDateTime } from '../base/clock.js';
 import type { Ctx } from './context.js';
 import { identity, now, read } from './util.js';
 
-export function createMessage(ctx: Ctx, name: string, priority: number, cls: string, objUuid: string, body: string): string {
+export function createMessage(
+  ctx: Ctx,
+  name: string,
+  priority: number,
+  cls: string,
+  objUuid: string,
+  body: string,
+): string {
   const { ref, uuid } = identity(ctx);
   const all = [...ctx.svc.db.all('message').values()];
   ctx.svc.db.transact((tx) => {
     // Oldest messages go first past the bound (xapi keeps 10000).
-    for (const old of all.slice(0, Math.max(0, all.length - limits.messagesKeptMax + 1))) tx.delete('message', old.ref);
+    for (const old of all.slice(0, Math.max(0, all.length - limits.messagesKeptMax + 1)))
+      tx.delete('message', old.ref);
     tx.create('message', ref, { uuid, name, priority, cls, obj_uuid: objUuid, timestamp: now(ctx), body });
   });
   return ref;
@@ -56,7 +64,8 @@ export function supportedSrTypes(): string[] {
 
 export function plugPbd(ctx: Ctx, pbd: string): void {
   const rec = read(ctx, 'PBD', pbd);
-  if (rec.host !== ctx.svc.hostRef) throw new ApiError('OPERATION_NOT_ALLOWED', ['PBD belongs to another host']);
+  if (rec.host !== ctx.svc.hostRef)
+    throw new ApiError('OPERATION_NOT_ALLOWED', ['PBD belongs to another host']);
   if (!ctx.svc.storage.has(rec.SR)) throw new ApiError('SR_HAS_NO_PBDS', [rec.SR]);
   ctx.svc.db.transact((tx) => tx.update('PBD', pbd, { currently_attached: true }));
 }
@@ -65,7 +74,8 @@ export function unplugPbd(ctx: Ctx, pbd: string): void {
   const rec = read(ctx, 'PBD', pbd);
   for (const v of read(ctx, 'SR', rec.SR).VDIs) {
     for (const vbd of read(ctx, 'VDI', v).VBDs) {
-      if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true) throw new ApiError('VDI_IN_USE', [v, 'unplug']);
+      if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true)
+        throw new ApiError('VDI_IN_USE', [v, 'unplug']);
     }
   }
   ctx.svc.db.transact((tx) => tx.update('PBD', pbd, { currently_attached: false }));

@@ -41,13 +41,18 @@ function finish(svc: Services, ref: string, patch: Record<string, unknown>): voi
     const rec = tx.get('task', ref);
     // A client may destroy its task before the work ends; the outcome then has nowhere to go.
     if (rec === undefined || rec.status !== 'pending') return;
-    tx.update('task', ref, { ...patch, finished: formatDateTime(svc.clock.now()), allowed_operations: ['destroy'] });
+    tx.update('task', ref, {
+      ...patch,
+      finished: formatDateTime(svc.clock.now()),
+      allowed_operations: ['destroy'],
+    });
   });
 }
 
 export function cancelTask(ctx: Ctx, ref: string): void {
   const rec = read(ctx, 'task', ref);
-  if (rec.status !== 'pending') throw new ApiError('OPERATION_NOT_ALLOWED', [`task ${rec.uuid} is not pending`]);
+  if (rec.status !== 'pending')
+    throw new ApiError('OPERATION_NOT_ALLOWED', [`task ${rec.uuid} is not pending`]);
   const abort = ctx.svc.taskAborts.get(ref);
   if (abort !== undefined) abort.abort();
   else failTask(ctx.svc, ref, ['TASK_CANCELLED', ref]);

@@ -19,44 +19,101 @@ export const errors = {
   ),
   FIELD_TYPE_ERROR: e(['field'], 'The value specified is of the wrong type.'),
   INVALID_VALUE: e(['field', 'value'], 'The value given is invalid.'),
-  HANDLE_INVALID: e(['class', 'handle'], 'You gave an invalid object reference. The object may have recently been deleted.'),
+  HANDLE_INVALID: e(
+    ['class', 'handle'],
+    'You gave an invalid object reference. The object may have recently been deleted.',
+  ),
   UUID_INVALID: e(['type', 'uuid'], 'The uuid you supplied was invalid.'),
-  MAP_DUPLICATE_KEY: e(['type', 'param_name', 'uuid', 'key'], 'You tried to add a key-value pair to a map, but that key is already there.'),
+  MAP_DUPLICATE_KEY: e(
+    ['type', 'param_name', 'uuid', 'key'],
+    'You tried to add a key-value pair to a map, but that key is already there.',
+  ),
   SESSION_AUTHENTICATION_FAILED: e(['uname', 'msg'], 'The credentials given by the user are incorrect.'),
-  SESSION_INVALID: e(['handle'], 'You gave an invalid session reference. It may have been invalidated by a server restart, or timed out.'),
-  SESSION_NOT_REGISTERED: e(['handle'], 'This session is not registered to receive events. You must call event.register before event.next.'),
+  SESSION_INVALID: e(
+    ['handle'],
+    'You gave an invalid session reference. It may have been invalidated by a server restart, or timed out.',
+  ),
+  SESSION_NOT_REGISTERED: e(
+    ['handle'],
+    'This session is not registered to receive events. You must call event.register before event.next.',
+  ),
   RBAC_PERMISSION_DENIED: e(['permission', 'message'], 'RBAC permission denied.'),
   EVENTS_LOST: e([], 'Some events have been lost from the queue and cannot be retrieved.'),
-  EVENT_FROM_TOKEN_PARSE_FAILURE: e(['token'], 'The event.from token could not be parsed. Valid values include: \'\', and a value returned from a previous event.from call.'),
-  EVENT_SUBSCRIPTION_PARSE_FAILURE: e(['subscription'], 'The server failed to parse your event subscription. Valid values include: *, class-name, class-name/object-reference.'),
-  TOO_MANY_PENDING_TASKS: e([], 'The request was rejected because there are too many pending tasks on the server.'),
+  EVENT_FROM_TOKEN_PARSE_FAILURE: e(
+    ['token'],
+    "The event.from token could not be parsed. Valid values include: '', and a value returned from a previous event.from call.",
+  ),
+  EVENT_SUBSCRIPTION_PARSE_FAILURE: e(
+    ['subscription'],
+    'The server failed to parse your event subscription. Valid values include: *, class-name, class-name/object-reference.',
+  ),
+  TOO_MANY_PENDING_TASKS: e(
+    [],
+    'The request was rejected because there are too many pending tasks on the server.',
+  ),
   TASK_CANCELLED: e(['task'], 'The request was asynchronously canceled.'),
   OPERATION_NOT_ALLOWED: e(['reason'], 'You attempted an operation that was not allowed.'),
-  OPERATION_BLOCKED: e(['ref', 'code'], 'You attempted an operation that was explicitly blocked (see the blocked_operations field of the given object).'),
-  OTHER_OPERATION_IN_PROGRESS: e(['class', 'object', 'operation_type', 'operation_ref'], 'Another operation involving the object is currently in progress'),
-  VM_BAD_POWER_STATE: e(['vm', 'expected', 'actual'], 'You attempted an operation on a VM that was not in an appropriate power state at the time; for example, you attempted to start a VM that was already running. The parameters returned are the VM\'s handle, and the expected and actual VM state at the time of the call.'),
+  OPERATION_BLOCKED: e(
+    ['ref', 'code'],
+    'You attempted an operation that was explicitly blocked (see the blocked_operations field of the given object).',
+  ),
+  OTHER_OPERATION_IN_PROGRESS: e(
+    ['class', 'object', 'operation_type', 'operation_ref'],
+    'Another operation involving the object is currently in progress',
+  ),
+  VM_BAD_POWER_STATE: e(
+    ['vm', 'expected', 'actual'],
+    "You attempted an operation on a VM that was not in an appropriate power state at the time; for example, you attempted to start a VM that was already running. The parameters returned are the VM's handle, and the expected and actual VM state at the time of the call.",
+  ),
   VM_IS_TEMPLATE: e(['vm'], 'The operation attempted is not valid for a template VM'),
   VM_IS_CONTROL_DOMAIN: e(['vm'], 'The operation attempted is not valid for the control domain.'),
   VM_NO_EMPTY_CD_VBD: e(['vm'], 'The VM has no empty CD drive (VBD).'),
   VM_HAS_VBDS: e(['vm'], 'The VM still has attached disks.'),
-  VM_REQUIRES_SR: e(['vm', 'sr'], 'You attempted to run a VM on a host which doesn\'t have access to an SR needed by the VM. The VM has at least one VBD attached to a VDI in the SR.'),
-  VM_MISSING_PV_DRIVERS: e(['vm'], 'You attempted an operation on a VM which requires PV drivers to be installed but the drivers were not detected.'),
+  VM_REQUIRES_SR: e(
+    ['vm', 'sr'],
+    "You attempted to run a VM on a host which doesn't have access to an SR needed by the VM. The VM has at least one VBD attached to a VDI in the SR.",
+  ),
+  VM_MISSING_PV_DRIVERS: e(
+    ['vm'],
+    'You attempted an operation on a VM which requires PV drivers to be installed but the drivers were not detected.',
+  ),
   CANNOT_RESET_CONTROL_DOMAIN: e(['vm'], 'The power-state of a control domain cannot be reset.'),
-  DOMAIN_EXISTS: e(['vm', 'domid'], 'The operation could not be performed because a domain still exists for the specified VM.'),
-  HOST_NOT_ENOUGH_FREE_MEMORY: e(['needed', 'available'], 'Not enough server memory is available to perform this operation.'),
+  DOMAIN_EXISTS: e(
+    ['vm', 'domid'],
+    'The operation could not be performed because a domain still exists for the specified VM.',
+  ),
+  HOST_NOT_ENOUGH_FREE_MEMORY: e(
+    ['needed', 'available'],
+    'Not enough server memory is available to perform this operation.',
+  ),
   HOST_NOT_LIVE: e([], 'This operation cannot be completed as the host is not live.'),
   HOST_DISABLED: e(['host'], 'The specified server is disabled.'),
   HOST_IS_LIVE: e(['host'], 'This operation cannot be completed as the host is still live.'),
-  HOST_IS_SLAVE: e(['master'], 'You cannot make regular API calls directly on a supporter. Please pass API calls via the coordinator host.'),
-  HOST_STILL_BOOTING: e([], 'The host failed to acquire an IP address on its management interface and therefore cannot contact the coordinator.'),
-  HOST_HAS_RESIDENT_VMS: e(['host'], 'This server cannot be forgotten because there are some user VMs still running'),
+  HOST_IS_SLAVE: e(
+    ['master'],
+    'You cannot make regular API calls directly on a supporter. Please pass API calls via the coordinator host.',
+  ),
+  HOST_STILL_BOOTING: e(
+    [],
+    'The host failed to acquire an IP address on its management interface and therefore cannot contact the coordinator.',
+  ),
+  HOST_HAS_RESIDENT_VMS: e(
+    ['host'],
+    'This server cannot be forgotten because there are some user VMs still running',
+  ),
   NO_HOSTS_AVAILABLE: e([], 'There were no servers available to complete the specified operation.'),
   SR_FULL: e(['requested', 'maximum'], 'The SR is full. Requested new size exceeds the maximum size'),
   SR_HAS_NO_PBDS: e(['sr'], 'The SR has no attached PBDs'),
   SR_NOT_EMPTY: e([], 'The SR operation cannot be performed because the SR is not empty.'),
-  VDI_IN_USE: e(['vdi', 'operation'], 'This operation cannot be performed because this VDI is in use by some other operation'),
+  VDI_IN_USE: e(
+    ['vdi', 'operation'],
+    'This operation cannot be performed because this VDI is in use by some other operation',
+  ),
   VDI_READ_ONLY: e(['vdi'], 'The operation required write access but this VDI is read-only'),
-  VDI_MISSING: e(['sr', 'vdi'], 'This operation cannot be performed because the specified VDI could not be found on the storage substrate'),
+  VDI_MISSING: e(
+    ['sr', 'vdi'],
+    'This operation cannot be performed because the specified VDI could not be found on the storage substrate',
+  ),
   VBD_NOT_EMPTY: e(['vbd'], 'Operation could not be performed because the drive is not empty'),
   VBD_IS_EMPTY: e(['vbd'], 'Operation could not be performed because the drive is empty'),
   VBD_NOT_REMOVABLE_MEDIA: e(['vbd'], 'Media could not be ejected because it is not removable'),
@@ -65,13 +122,25 @@ export const errors = {
   DEVICE_ALREADY_EXISTS: e(['device'], 'A device with the name given already exists on the selected VM'),
   INVALID_DEVICE: e(['device'], 'The device name is invalid'),
   MAC_INVALID: e(['MAC'], 'The MAC address specified is not valid.'),
-  MEMORY_CONSTRAINT_VIOLATION: e(['constraint'], 'The dynamic memory range does not satisfy the following constraint.'),
+  MEMORY_CONSTRAINT_VIOLATION: e(
+    ['constraint'],
+    'The dynamic memory range does not satisfy the following constraint.',
+  ),
   PROVISION_FAILED_OUT_OF_SPACE: e([], 'The provision call failed because it ran out of space.'),
-  PROVISION_ONLY_ALLOWED_ON_TEMPLATE: e([], 'The provision call can only be invoked on templates, not regular VMs.'),
+  PROVISION_ONLY_ALLOWED_ON_TEMPLATE: e(
+    [],
+    'The provision call can only be invoked on templates, not regular VMs.',
+  ),
   SR_NOT_SHARED: e(['sr'], 'The SR is not shared.'),
-  LICENCE_RESTRICTION: e(['feature'], 'This operation is not allowed because your license lacks a needed feature.'),
+  LICENCE_RESTRICTION: e(
+    ['feature'],
+    'This operation is not allowed because your license lacks a needed feature.',
+  ),
   NOT_IMPLEMENTED: e(['function'], 'The function is not implemented'),
-  CANNOT_DESTROY_SYSTEM_NETWORK: e(['network'], 'You tried to destroy a system network: these cannot be destroyed.'),
+  CANNOT_DESTROY_SYSTEM_NETWORK: e(
+    ['network'],
+    'You tried to destroy a system network: these cannot be destroyed.',
+  ),
   NETWORK_CONTAINS_VIF: e(['vifs'], 'The network contains active VIFs and cannot be deleted.'),
   NETWORK_CONTAINS_PIF: e(['pifs'], 'The network contains active PIFs and cannot be deleted.'),
   VM_HVM_REQUIRED: e(['vm'], 'HVM is required for this operation'),
@@ -79,8 +148,14 @@ export const errors = {
   UNKNOWN_BOOTLOADER: e(['vm', 'bootloader'], 'The requested bootloader is unknown'),
   DEVICE_DETACH_REJECTED: e(['type', 'ref', 'msg'], 'The VM rejected the attempt to detach the device.'),
   VDI_READONLY: e(['vdi'], 'The operation required write access but this VDI is read-only'),
-  VDI_TOO_SMALL: e(['vdi', 'minimum size'], 'The VDI is too small. Please resize it to at least the minimum size.'),
-  VDI_NOT_SPARSE: e(['vdi'], "The VDI is not stored using a sparse format. It is not possible to query and manipulate only the changed blocks (or 'block differences' or 'disk deltas') between two VDIs. Please select a VDI which uses a sparse-aware technology such as VHD."),
+  VDI_TOO_SMALL: e(
+    ['vdi', 'minimum size'],
+    'The VDI is too small. Please resize it to at least the minimum size.',
+  ),
+  VDI_NOT_SPARSE: e(
+    ['vdi'],
+    "The VDI is not stored using a sparse format. It is not possible to query and manipulate only the changed blocks (or 'block differences' or 'disk deltas') between two VDIs. Please select a VDI which uses a sparse-aware technology such as VHD.",
+  ),
   SR_UNKNOWN_DRIVER: e(['driver'], 'The SR could not be connected because the driver was not recognised.'),
 } as const satisfies Record<string, ErrorDef>;
 
@@ -104,7 +179,9 @@ export class ApiError extends Error {
 export function apiError(code: ErrorCode, ...params: (string | number)[]): ApiError {
   // A mismatch is a bug in the caller, caught by any test that reaches it.
   if (params.length !== errors[code].params.length) {
-    throw new Error(`apiError(${code}): ${params.length} params given, ${errors[code].params.length} declared`);
+    throw new Error(
+      `apiError(${code}): ${params.length} params given, ${errors[code].params.length} declared`,
+    );
   }
   return new ApiError(
     code,

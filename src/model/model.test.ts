@@ -38,7 +38,10 @@ describe('datamodel', () => {
         assert.equal(fd.ty.kind, 'ref', `${name}.${f}`);
         const target = fd.ty.kind === 'ref' ? classDef(fd.ty.cls) : undefined;
         const inv = target?.fields[fd.inverse];
-        assert.ok(inv !== undefined && inv.ty.kind === 'set' && inv.ty.of.kind === 'ref' && inv.ty.of.cls === name, `${name}.${f} ↔ ${fd.inverse}`);
+        assert.ok(
+          inv !== undefined && inv.ty.kind === 'set' && inv.ty.of.kind === 'ref' && inv.ty.of.cls === name,
+          `${name}.${f} ↔ ${fd.inverse}`,
+        );
       }
     }
   });
@@ -60,7 +63,8 @@ describe('datamodel', () => {
     const dir = join(root, 'docs', 'api');
     const want = generateApiDocs(classes, noAsyncClasses);
     assert.deepEqual(readdirSync(dir).sort(), [...want.keys()].sort());
-    for (const [name, text] of want) assert.equal(readFileSync(join(dir, name), 'utf8'), text, `docs/api/${name} is stale`);
+    for (const [name, text] of want)
+      assert.equal(readFileSync(join(dir, name), 'utf8'), text, `docs/api/${name} is stale`);
     const errorsMd = readFileSync(join(dir, 'errors.md'), 'utf8');
     for (const code of Object.keys(errors)) assert.ok(errorsMd.includes(`\`${code}\``), code);
   });

@@ -50,8 +50,9 @@ export interface RecordTy<C extends string = string> extends Phantom<Record<stri
   readonly cls: C;
 }
 /** A fixed struct such as event.from's result. */
-export interface StructTy<F extends Record<string, Ty> = Record<string, Ty>>
-  extends Phantom<{ [K in keyof F]: TsOf<F[K]> }> {
+export interface StructTy<F extends Record<string, Ty> = Record<string, Ty>> extends Phantom<{
+  [K in keyof F]: TsOf<F[K]>;
+}> {
   readonly kind: 'struct';
   readonly fields: F;
 }

@@ -3,22 +3,28 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import type { Ty } from '../model/types.js';
 import { t } from '../model/types.js';
 import { XapiCallError, XapiClient } from './client.js';
 import { encodeJsonFailure, encodeJsonSuccess, parseJsonRpcRequest } from './json.js';
 import { encodeFailure, encodeSuccess, parseMethodCall } from './xml.js';
 
-type Outcome = { ok: true; value: unknown } | { ok: false; error: string[] };
+type Outcome = { ok: true; ty: Ty; value: unknown } | { ok: false; error: string[] };
 
 /** A toy API: login, echo (returns its params), logout, fail, and slow (never answers). */
 function dispatch(method: string, params: unknown[]): Outcome | undefined {
   switch (method) {
     case 'session.login_with_password':
-      return params[1] === 'secret' ? { ok: true, value: 'OpaqueRef:sess' } : { ok: false, error: ['SESSION_AUTHENTICATION_FAILED', String(params[0]), 'Authentication failure'] };
+      return params[1] === 'secret'
+        ? { ok: true, ty: t.ref('session'), value: 'OpaqueRef:sess' }
+        : {
+            ok: false,
+            error: ['SESSION_AUTHENTICATION_FAILED', String(params[0]), 'Authentication failure'],
+          };
     case 'echo':
-      return { ok: true, value: params.map(String) };
+      return { ok: true, ty: t.set(t.string), value: params.map(String) };
     case 'session.logout':
-      return { ok: true, value: undefined };
+      return { ok: true, ty: t.void, value: undefined };
     case 'slow':
       return undefined;
     default:
@@ -35,7 +41,7 @@ function handle(path: string, body: string): { type: string; text: string } | un
     const out = dispatch(req.method, req.params);
     if (out === undefined) return undefined;
     const text = out.ok
-      ? encodeJsonSuccess(req.version, req.id, out.value === undefined ? t.void : t.set(t.string), out.value)
+      ? encodeJsonSuccess(req.version, req.id, out.ty, out.value)
       : encodeJsonFailure(req.version, req.id, out.error[0] ?? '', out.error.slice(1));
     return { type: 'application/json', text };
   }
@@ -44,7 +50,7 @@ function handle(path: string, body: string): { type: string; text: string } | un
   const out = dispatch(req.method, req.params);
   if (out === undefined) return undefined;
   const text = out.ok
-    ? encodeSuccess(out.value === undefined ? t.void : t.set(t.string), out.value)
+    ? encodeSuccess(out.ty, out.value)
     : encodeFailure(out.error[0] ?? '', out.error.slice(1));
   return { type: 'text/xml', text };
 }
@@ -61,8 +67,12 @@ before(async () => {
         res.writeHead(500, { 'Content-Type': 'text/html' }).end('<html>Internal Server Error</html>');
         return;
       }
-      const reply = handle(req.url ?? '/', Buffer.concat(chunks).toString('utf8'));
-      if (reply !== undefined) res.writeHead(200, { 'Content-Type': reply.type }).end(reply.text);
+      try {
+        const reply = handle(req.url ?? '/', Buffer.concat(chunks).toString('utf8'));
+        if (reply !== undefined) res.writeHead(200, { 'Content-Type': reply.type }).end(reply.text);
+      } catch (e) {
+        res.writeHead(500).end(String(e));
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -102,7 +112,10 @@ for (const transport of ['json', 'xml'] as const) {
         assert.equal(err.code, 'SESSION_AUTHENTICATION_FAILED');
         assert.deepEqual(err.params, ['root', 'Authentication failure']);
         assert.equal(err.message, 'SESSION_AUTHENTICATION_FAILED(root,Authentication failure)');
-        await assert.rejects(client.call('nope', []), (e) => e instanceof XapiCallError && e.code === 'MESSAGE_METHOD_UNKNOWN');
+        await assert.rejects(
+          client.call('nope', []),
+          (e) => e instanceof XapiCallError && e.code === 'MESSAGE_METHOD_UNKNOWN',
+        );
         await assert.rejects(client.callSession('echo'), /not logged in/);
       } finally {
         client.close();
@@ -116,7 +129,10 @@ for (const transport of ['json', 'xml'] as const) {
       try {
         await assert.rejects(slow.call('slow', []), /timed out after 100 ms/);
         await assert.rejects(broken.call('echo', []), /HTTP 500/);
-        await assert.rejects(refused.call('echo', []), (e) => !(e instanceof XapiCallError) && /ECONNREFUSED/.test(String(e)));
+        await assert.rejects(
+          refused.call('echo', []),
+          (e) => !(e instanceof XapiCallError) && /ECONNREFUSED/.test(String(e)),
+        );
       } finally {
         slow.close();
         broken.close();

@@ -24,8 +24,13 @@ export interface XapiClientOptions {
   timeoutMs?: number;
 }
 
+/** XenAPI error parameters are strings; anything else is shown as JSON rather than lost. */
+function asString(x: unknown): string {
+  return typeof x === 'string' ? x : (JSON.stringify(x) ?? '');
+}
+
 function toStrings(v: unknown): string[] {
-  return Array.isArray(v) ? v.map((x) => String(x)) : v === undefined || v === null ? [] : [String(v)];
+  return Array.isArray(v) ? v.map(asString) : v === undefined || v === null ? [] : [asString(v)];
 }
 
 /** Reads a JSON-RPC 1.0 or 2.0 response (v2 errors `{code,message,data}`, v1 `[CODE, …]`). */
@@ -44,7 +49,7 @@ function decodeJsonResponse(text: string): unknown {
     throw new XapiCallError(code ?? '', params);
   }
   const e = error as { message?: unknown; data?: unknown };
-  throw new XapiCallError(String(e.message), toStrings(e.data));
+  throw new XapiCallError(asString(e.message), toStrings(e.data));
 }
 
 function decodeXmlResponse(text: string): unknown {
@@ -128,7 +133,11 @@ export class XapiClient {
           port: this.url.port || undefined,
           path,
           agent: this.agent,
-          headers: { 'Content-Type': contentType, Accept: contentType, 'Content-Length': Buffer.byteLength(body) },
+          headers: {
+            'Content-Type': contentType,
+            Accept: contentType,
+            'Content-Length': Buffer.byteLength(body),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

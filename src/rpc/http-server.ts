@@ -12,7 +12,8 @@ import { encodeJsonFailure, encodeJsonSuccess, parseJsonRpcRequest } from './jso
 import { MalformedRequest } from './errors.js';
 import { encodeBare, encodeFailure, encodeSuccess, parseMethodCall } from './xml.js';
 
-export type CallOutcome = { ok: true; ty: Ty; value: unknown; bare: boolean } | { ok: false; error: string[] };
+export type CallOutcome =
+  { ok: true; ty: Ty; value: unknown; bare: boolean } | { ok: false; error: string[] };
 export type RpcDispatch = (method: string, params: readonly unknown[]) => Promise<CallOutcome>;
 /** Extra routes (web console, /cli, database dumps) take the request before the RPC fallback. */
 export type RouteHandler = (req: http.IncomingMessage, res: http.ServerResponse) => boolean;
@@ -33,11 +34,16 @@ function readBody(req: http.IncomingMessage): Promise<string> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
+      if (tooLarge) return;
       size += c.length;
       if (size > limits.rpcBodyBytesMax) {
+        // Not req.destroy(): that resets the connection before the 413 page is sent. The rest is
+        // discarded; the page's `Connection: close` ends the socket once it is written.
+        tooLarge = true;
+        chunks.length = 0;
         reject(new TooLarge());
-        req.destroy();
         return;
       }
       chunks.push(c);
@@ -54,7 +60,11 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
 
 function errorPage(res: http.ServerResponse, status: number, title: string): void {
   const body = `<html><body><h1>HTTP ${status} ${title}</h1>${title}</body></html>`;
-  res.writeHead(status, { 'Content-Type': 'text/html', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.writeHead(status, {
+    'Content-Type': 'text/html',
+    'Content-Length': Buffer.byteLength(body),
+    Connection: 'close',
+  });
   res.end(body);
 }
 
@@ -111,7 +121,11 @@ export class ApiHttpServer {
     for (const route of this.routes) if (route(req, res)) return;
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     if (req.method === 'OPTIONS') {
-      res.writeHead(200, { ...corsHeaders, 'Access-Control-Allow-Methods': 'POST, OPTIONS', 'Content-Length': 0 });
+      res.writeHead(200, {
+        ...corsHeaders,
+        'Access-Control-Allow-Methods': 'POST, OPTIONS',
+        'Content-Length': 0,
+      });
       res.end();
       return;
     }

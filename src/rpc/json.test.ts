@@ -6,11 +6,19 @@ import { defineClass, field } from '../model/define.js';
 import type { Ty } from '../model/types.js';
 import { stringMap, t } from '../model/types.js';
 import { MalformedRequest } from './errors.js';
-import { encodeJsonFailure, encodeJsonSuccess, encodeJsonValue, parseJsonRpcRequest, writeJson } from './json.js';
+import {
+  encodeJsonFailure,
+  encodeJsonSuccess,
+  encodeJsonValue,
+  parseJsonRpcRequest,
+  writeJson,
+} from './json.js';
 
 const require = createRequire(import.meta.url);
 const { parse: parseJsonRpc } = require('json-rpc-protocol') as {
-  parse: ((m: string) => { type: string; result?: unknown; error?: unknown }) & { result(m: string): unknown };
+  parse: ((m: string) => { type: string; result?: unknown; error?: unknown }) & {
+    result(m: string): unknown;
+  };
 };
 
 const Thing = defineClass({
@@ -33,7 +41,8 @@ const resolve = (cls: string) => (cls === 'thing' ? Thing : undefined);
 
 describe('parseJsonRpcRequest', () => {
   it("reads npm xen-api's v2 request", () => {
-    const body = '{"id":0,"jsonrpc":"2.0","method":"VM.get_record","params":["OpaqueRef:sess","OpaqueRef:vm"]}';
+    const body =
+      '{"id":0,"jsonrpc":"2.0","method":"VM.get_record","params":["OpaqueRef:sess","OpaqueRef:vm"]}';
     assert.deepEqual(parseJsonRpcRequest(body), {
       version: '2.0',
       id: 0,
@@ -53,7 +62,8 @@ describe('parseJsonRpcRequest', () => {
   });
 
   it('accepts v2 params as an object (one param), absent or null', () => {
-    const v2 = (params: string) => parseJsonRpcRequest(`{"jsonrpc":"2.0","method":"m","id":7${params}}`).params;
+    const v2 = (params: string) =>
+      parseJsonRpcRequest(`{"jsonrpc":"2.0","method":"m","id":7${params}}`).params;
     assert.deepEqual(v2(',"params":{"a":1}'), [{ a: 1 }]);
     assert.deepEqual(v2(''), []);
     assert.deepEqual(v2(',"params":null'), []);
@@ -124,10 +134,15 @@ describe('writeJson', () => {
 describe('encodeJsonValue', () => {
   it('returns the JSON-ready value, matching the text encoder', () => {
     const ty = t.map(t.ref('thing'), t.record('thing'));
-    const value = { 'OpaqueRef:1': { uuid: 'u', tags: ['x'], other_config: { k: 'v' }, ratio: 0.5, enabled: true } };
+    const value = {
+      'OpaqueRef:1': { uuid: 'u', tags: ['x'], other_config: { k: 'v' }, ratio: 0.5, enabled: true },
+    };
     const v = encodeJsonValue(ty, value, resolve);
     assert.deepEqual(v, JSON.parse(writeJson(ty, value, resolve)));
-    assert.deepEqual(Object.keys((v as Record<string, object>)['OpaqueRef:1'] ?? {}), Object.keys(Thing.fields));
+    assert.deepEqual(
+      Object.keys((v as Record<string, object>)['OpaqueRef:1'] ?? {}),
+      Object.keys(Thing.fields),
+    );
     assert.equal(encodeJsonValue(t.int, '42'), 42);
     assert.equal(encodeJsonValue(t.void, undefined), '');
     assert.deepEqual(encodeJsonValue(t.dynamic, { ty: t.int, value: 3 }), 3);
@@ -142,11 +157,17 @@ describe('envelopes', () => {
     assert.match(text, /"memory":9223372036854775807,/);
     assert.equal(text, `{"jsonrpc":"2.0","result":${writeJson(ty, { 'OpaqueRef:1': rec }, resolve)},"id":0}`);
     const small = { ...rec, memory: 5, ratio: 0.5, enabled: true };
-    assert.equal(encodeJsonSuccess('1.0', 1, t.record('thing'), small, resolve), `{"result":${writeJson(t.record('thing'), small, resolve)},"error":null,"id":1}`);
+    assert.equal(
+      encodeJsonSuccess('1.0', 1, t.record('thing'), small, resolve),
+      `{"result":${writeJson(t.record('thing'), small, resolve)},"error":null,"id":1}`,
+    );
   });
 
   it('encodes v2 and v1 success exactly', () => {
-    assert.equal(encodeJsonSuccess('2.0', 0, t.ref('session'), 'OpaqueRef:s'), '{"jsonrpc":"2.0","result":"OpaqueRef:s","id":0}');
+    assert.equal(
+      encodeJsonSuccess('2.0', 0, t.ref('session'), 'OpaqueRef:s'),
+      '{"jsonrpc":"2.0","result":"OpaqueRef:s","id":0}',
+    );
     assert.equal(encodeJsonSuccess('1.0', 'xyz', t.void, undefined), '{"result":"","error":null,"id":"xyz"}');
   });
 
@@ -159,7 +180,10 @@ describe('envelopes', () => {
       encodeJsonFailure('1.0', 'xyz', 'SESSION_INVALID', ['OpaqueRef:s']),
       '{"result":null,"error":["SESSION_INVALID","OpaqueRef:s"],"id":"xyz"}',
     );
-    assert.equal(encodeJsonFailure('2.0', 3, 'EVENTS_LOST', []), '{"jsonrpc":"2.0","error":{"code":1,"message":"EVENTS_LOST","data":[]},"id":3}');
+    assert.equal(
+      encodeJsonFailure('2.0', 3, 'EVENTS_LOST', []),
+      '{"jsonrpc":"2.0","error":{"code":1,"message":"EVENTS_LOST","data":[]},"id":3}',
+    );
   });
 
   it("is read by npm xen-api's json-rpc-protocol", () => {
@@ -176,7 +200,13 @@ describe('envelopes', () => {
   it('encodes 10,000 records quickly', () => {
     const records: Record<string, unknown> = {};
     for (let i = 0; i < 10_000; i++) {
-      records[`OpaqueRef:${i}`] = { uuid: `u${i}`, power_state: 'Running', memory: i * 1024, tags: ['a', 'b'], other_config: { k: String(i) } };
+      records[`OpaqueRef:${i}`] = {
+        uuid: `u${i}`,
+        power_state: 'Running',
+        memory: i * 1024,
+        tags: ['a', 'b'],
+        other_config: { k: String(i) },
+      };
     }
     const start = performance.now();
     const text = encodeJsonSuccess('2.0', 0, t.map(t.ref('thing'), t.record('thing')), records, resolve);

@@ -14,12 +14,14 @@ import {
   intText,
   isObject,
   objectOf,
+  planOf,
   stringOf,
   typedOf,
 } from './codec.js';
 import { MalformedRequest } from './errors.js';
 
 export { MalformedRequest } from './errors.js';
+export type { Resolve } from './codec.js';
 
 export type JsonRpcVersion = '1.0' | '2.0';
 
@@ -67,8 +69,11 @@ function paramsOf(version: JsonRpcVersion, params: unknown): unknown[] {
 // the native JSON.stringify print it: 2-3x faster than concatenating text for get_all_records.
 // Floats print as JS does (1, not Yojson's 1.0): the same number for every JSON parser.
 
-/** Thrown by `project` when an int64 cannot be a JS number exactly; the text encoder takes over. */
-const INEXACT = Symbol('inexact int64');
+/**
+ * Thrown by `project` when an int64 cannot be a JS number exactly; the text encoder takes over.
+ * Preallocated: it is control flow, so no stack trace is wanted.
+ */
+const INEXACT = new Error('int64 beyond 2^53');
 
 function isString(x: unknown): boolean {
   return typeof x === 'string';
@@ -108,7 +113,8 @@ function allValuesPass(test: (x: unknown) => boolean, o: Record<string, unknown>
 }
 
 function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -142,14 +148,18 @@ function projectMap(valueTy: Ty, v: unknown, resolve: Resolve, exact: boolean): 
   return out;
 }
 
-function projectFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve, exact: boolean): Record<string, unknown> {
-  const obj = objectOf(v, ty.kind);
-  const out: Record<string, unknown> = {};
-  for (const f of fieldsOf(ty, resolve)) {
-    const x = obj[f.name];
-    setOwn(out, f.name, project(f.ty, x === undefined ? f.zero : x, resolve, exact));
-  }
-  return out;
+function projectFields(
+  ty: RecordTy | StructTy,
+  v: unknown,
+  resolve: Resolve,
+  exact: boolean,
+): Record<string, unknown> {
+  const { fields, build } = planOf(ty, resolve);
+  return build(objectOf(v, ty.kind), (i, x) => {
+    const f = fields[i];
+    if (f === undefined) throw new BugError(`field ${i} of ${ty.kind}`);
+    return project(f.ty, x === undefined ? f.zero : x, resolve, exact);
+  });
 }
 
 function project(ty: Ty, value: unknown, resolve: Resolve, exact: boolean): unknown {
@@ -228,7 +238,11 @@ export function writeJson(ty: Ty, value: unknown, resolve: Resolve = defaultReso
     case 'int32':
       return intText(value);
     case 'set':
-      return writeSeq(arrayOf(value).map((x) => writeJson(ty.of, x, resolve)), '[', ']');
+      return writeSeq(
+        arrayOf(value).map((x) => writeJson(ty.of, x, resolve)),
+        '[',
+        ']',
+      );
     case 'map':
       return writeSeq(mapEntries(ty.value, value, resolve), '{', '}');
     case 'record':
@@ -270,7 +284,12 @@ export function encodeJsonSuccess(
 }
 
 /** xapi's v2 error code is always 1 (`error_code_lit`): some clients read 0 as success. */
-export function encodeJsonFailure(version: JsonRpcVersion, id: string | number, code: string, params: readonly string[]): string {
+export function encodeJsonFailure(
+  version: JsonRpcVersion,
+  id: string | number,
+  code: string,
+  params: readonly string[],
+): string {
   const idText = JSON.stringify(id);
   return version === '2.0'
     ? `{"jsonrpc":"2.0","error":{"code":1,"message":${JSON.stringify(code)},"data":${JSON.stringify(params)}},"id":${idText}}`

@@ -23,7 +23,9 @@ const { parseXml } = require('@vates/xml/parse') as { parseXml: (xml: string, o:
 const { xmlRpcParser } = require('@vates/xml-rpc/parser') as {
   xmlRpcParser: { parse(n: unknown): { params: unknown[] }; parse_value(n: unknown): unknown };
 };
-const { xmlRpcFormatter } = require('@vates/xml-rpc/formatter') as { xmlRpcFormatter: { format_methodCall(c: object): unknown } };
+const { xmlRpcFormatter } = require('@vates/xml-rpc/formatter') as {
+  xmlRpcFormatter: { format_methodCall(c: object): unknown };
+};
 const { formatXml } = require('@vates/xml/format') as { formatXml: (tree: unknown, o: object) => string };
 
 /** What `xen-api`'s transports/xml-rpc.mjs returns for a response body. */
@@ -94,13 +96,28 @@ describe('parseMethodCall', () => {
     assert.equal(one('<value><boolean>0</boolean></value>'), false);
     assert.equal(one('<value><boolean>1</boolean></value>'), true);
     assert.equal(one('<value><double>-1.5e3</double></value>'), -1500);
-    assert.equal(one('<value><dateTime.iso8601>20240101T00:00:00Z</dateTime.iso8601></value>'), '20240101T00:00:00Z');
-    assert.equal(one('<value><dateTime.iso8601>2024-01-02T03:04:05.678Z</dateTime.iso8601></value>'), '20240102T03:04:05Z');
-    assert.equal(one('<value><dateTime.iso8601>19980717T14:08:55</dateTime.iso8601></value>'), '19980717T14:08:55Z');
+    assert.equal(
+      one('<value><dateTime.iso8601>20240101T00:00:00Z</dateTime.iso8601></value>'),
+      '20240101T00:00:00Z',
+    );
+    assert.equal(
+      one('<value><dateTime.iso8601>2024-01-02T03:04:05.678Z</dateTime.iso8601></value>'),
+      '20240102T03:04:05Z',
+    );
+    assert.equal(
+      one('<value><dateTime.iso8601>19980717T14:08:55</dateTime.iso8601></value>'),
+      '19980717T14:08:55Z',
+    );
     assert.equal(one('<value><base64>aMOpbGxv</base64></value>'), 'héllo');
     assert.equal(one('<value><nil/></value>'), null);
-    assert.deepEqual(one('<value><array><data><value>1</value><value><int>2</int></value></data></array></value>'), ['1', 2]);
-    assert.deepEqual(one('<value><struct><member><name>a</name><value><nil/></value></member></struct></value>'), { a: null });
+    assert.deepEqual(
+      one('<value><array><data><value>1</value><value><int>2</int></value></data></array></value>'),
+      ['1', 2],
+    );
+    assert.deepEqual(
+      one('<value><struct><member><name>a</name><value><nil/></value></member></struct></value>'),
+      { a: null },
+    );
   });
 
   it('reads empty forms as xapi does', () => {
@@ -113,7 +130,10 @@ describe('parseMethodCall', () => {
     assert.deepEqual(one('<value><struct/></value>'), {});
     assert.deepEqual(one('<value><struct></struct></value>'), {});
     assert.deepEqual(parseMethodCall('<methodCall><methodName>m</methodName></methodCall>').params, []);
-    assert.deepEqual(parseMethodCall('<methodCall><methodName>m</methodName><params/></methodCall>').params, []);
+    assert.deepEqual(
+      parseMethodCall('<methodCall><methodName>m</methodName><params/></methodCall>').params,
+      [],
+    );
   });
 
   it('keeps real string content verbatim, including surrounding and whitespace-only text', () => {
@@ -127,7 +147,10 @@ describe('parseMethodCall', () => {
     assert.equal(one('<value><![CDATA[<raw> & ]]>tail</value>'), '<raw> & tail');
     assert.equal(one('<value>a\r\nb\rc&#13;</value>'), 'a\nb\nc\r');
     assert.equal(one('<value>a<!-- note -->b</value>'), 'ab');
-    assert.deepEqual(one('<value><struct><member><name>__proto__</name><value>x</value></member></struct></value>'), JSON.parse('{"__proto__":"x"}'));
+    assert.deepEqual(
+      one('<value><struct><member><name>__proto__</name><value>x</value></member></struct></value>'),
+      JSON.parse('{"__proto__":"x"}'),
+    );
   });
 
   it('throws MalformedRequest on malformed bodies', () => {
@@ -173,7 +196,8 @@ describe('parseMethodCall', () => {
   });
 
   it('bounds nesting depth', () => {
-    const nest = (n: number) => '<value><array><data>'.repeat(n) + '<value/>' + '</data></array></value>'.repeat(n);
+    const nest = (n: number) =>
+      '<value><array><data>'.repeat(n) + '<value/>' + '</data></array></value>'.repeat(n);
     assert.equal((one(nest(15)) as unknown[]).length, 1);
     assert.throws(() => one(nest(30)), MalformedRequest);
     assert.throws(() => one(nest(100_000)), MalformedRequest);
@@ -202,9 +226,19 @@ describe('encodeValue', () => {
     ['float %.16g rounding', t.float, 0.1 + 0.2, '<value><double>0.3</double></value>'],
     ['bool true', t.bool, true, '<value><boolean>1</boolean></value>'],
     ['bool false', t.bool, false, '<value><boolean>0</boolean></value>'],
-    ['datetime', t.datetime, '20240101T00:00:00Z', '<value><dateTime.iso8601>20240101T00:00:00Z</dateTime.iso8601></value>'],
+    [
+      'datetime',
+      t.datetime,
+      '20240101T00:00:00Z',
+      '<value><dateTime.iso8601>20240101T00:00:00Z</dateTime.iso8601></value>',
+    ],
     ['empty set', t.set(t.ref('VM')), [], '<value><array><data></data></array></value>'],
-    ['set', t.set(t.string), ['a', ''], '<value><array><data><value>a</value><value></value></data></array></value>'],
+    [
+      'set',
+      t.set(t.string),
+      ['a', ''],
+      '<value><array><data><value>a</value><value></value></data></array></value>',
+    ],
     ['empty map', stringMap, {}, '<value><struct></struct></value>'],
     [
       'map with escaped key',
@@ -227,7 +261,14 @@ describe('encodeValue', () => {
   }
 
   it('encodes records in declaration order, filling missing fields with their zero', () => {
-    const rec = { name_label: 'vm', uuid: 'u1', memory: 2, tags: ['t'], other_config: { a: 'b' }, extra: 'ignored' };
+    const rec = {
+      name_label: 'vm',
+      uuid: 'u1',
+      memory: 2,
+      tags: ['t'],
+      other_config: { a: 'b' },
+      extra: 'ignored',
+    };
     assert.equal(
       encodeValue(t.record('thing'), rec, resolve),
       '<value><struct>' +
@@ -283,7 +324,10 @@ describe('envelopes', () => {
       error: ['HANDLE_INVALID', 'VM', 'OpaqueRef:x'],
     });
     assert.deepEqual(parseMethodResponse(encodeBare(t.set(t.string), ['a'])), { ok: true, value: ['a'] });
-    assert.deepEqual(parseMethodResponse(encodeSuccess(stringMap, { Status: 'x' })), { ok: true, value: { Status: 'x' } });
+    assert.deepEqual(parseMethodResponse(encodeSuccess(stringMap, { Status: 'x' })), {
+      ok: true,
+      value: { Status: 'x' },
+    });
   });
 
   it('reads a fault as ocaml-rpc does', () => {
@@ -299,12 +343,17 @@ describe("npm xen-api's parser (@vates/xml-rpc) on our output", () => {
     assert.equal(xenApiParse(encodeSuccess(t.void, undefined)), '');
     assert.deepEqual(xenApiParse(encodeSuccess(t.set(t.ref('VM')), [])), []);
     assert.deepEqual(xenApiParse(encodeSuccess(stringMap, {})), {});
-    assert.deepEqual(xenApiParse(encodeSuccess(t.datetime, '20240101T00:00:00Z')), new Date(Date.UTC(2024, 0, 1)));
+    assert.deepEqual(
+      xenApiParse(encodeSuccess(t.datetime, '20240101T00:00:00Z')),
+      new Date(Date.UTC(2024, 0, 1)),
+    );
     assert.equal(xenApiParse(encodeSuccess(t.int, '9223372036854775807')), '9223372036854775807');
     assert.equal(xenApiParse(encodeSuccess(t.int32, 7)), 7);
     assert.equal(xenApiParse(encodeSuccess(t.float, 0.25)), 0.25);
     assert.equal(xenApiParse(encodeSuccess(t.string, `<&>"'`)), `<&>"'`);
-    const rec = xenApiParse(encodeSuccess(t.map(t.ref('thing'), t.record('thing')), { 'OpaqueRef:1': { uuid: 'u' } }, resolve));
+    const rec = xenApiParse(
+      encodeSuccess(t.map(t.ref('thing'), t.record('thing')), { 'OpaqueRef:1': { uuid: 'u' } }, resolve),
+    );
     const got = (rec as Record<string, Record<string, unknown>>)['OpaqueRef:1'];
     assert.equal(got?.uuid, 'u');
     assert.equal(got?.memory, '0');
@@ -319,7 +368,10 @@ describe("npm xen-api's parser (@vates/xml-rpc) on our output", () => {
 
   it('reads a task result fragment as _getTaskResult.mjs does', () => {
     const fragment = encodeValue(t.ref('VM'), 'OpaqueRef:9');
-    assert.equal(xmlRpcParser.parse_value(parseXml(fragment + '\n', { normalize: false, trim: false })), 'OpaqueRef:9');
+    assert.equal(
+      xmlRpcParser.parse_value(parseXml(fragment + '\n', { normalize: false, trim: false })),
+      'OpaqueRef:9',
+    );
   });
 });
 
@@ -337,7 +389,10 @@ describe('encodeMethodCall', () => {
         '<param><value>a&lt;b</value></param></params></methodCall>',
     );
     const xenApiBody = formatXml(
-      xmlRpcFormatter.format_methodCall({ methodName: 'event.from', params: ['OpaqueRef:s', '', '5', 60.1, true, null, ['VM'], { a: 'x' }, 'a<b'] }),
+      xmlRpcFormatter.format_methodCall({
+        methodName: 'event.from',
+        params: ['OpaqueRef:s', '', '5', 60.1, true, null, ['VM'], { a: 'x' }, 'a<b'],
+      }),
       { indent: 0 },
     );
     assert.deepEqual(parseMethodCall(body), parseMethodCall(xenApiBody));

@@ -25,6 +25,7 @@ import { MalformedRequest } from './errors.js';
 import { parseXmlTree, type XmlEl } from './xml-tree.js';
 
 export { MalformedRequest } from './errors.js';
+export type { Resolve } from './codec.js';
 
 function fail(why: string): never {
   throw new MalformedRequest(why);
@@ -57,7 +58,8 @@ function textOf(el: XmlEl): string {
 function only(el: XmlEl, name: string): XmlEl {
   const kids = elementsOf(el);
   const first = kids[0];
-  if (kids.length !== 1 || first === undefined || first.name !== name) fail(`<${el.name}> must hold one <${name}>`);
+  if (kids.length !== 1 || first === undefined || first.name !== name)
+    fail(`<${el.name}> must hold one <${name}>`);
   return first;
 }
 
@@ -103,7 +105,8 @@ function parseBase64(text: string): string {
 
 /** Sets a decoded struct member; `__proto__` must become a plain own property, not a prototype. */
 function setMember(obj: Record<string, unknown>, key: string, value: unknown): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
+  if (key === '__proto__')
+    Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true });
   else obj[key] = value;
 }
 
@@ -112,7 +115,8 @@ function parseStruct(el: XmlEl): Record<string, unknown> {
   for (const m of elementsOf(el)) {
     if (m.name !== 'member') fail(`<${m.name}> in <struct>`);
     const [name, value, extra] = elementsOf(m);
-    if (name?.name !== 'name' || value === undefined || extra !== undefined) fail('<member> must be <name> then <value>');
+    if (name?.name !== 'name' || value === undefined || extra !== undefined)
+      fail('<member> must be <name> then <value>');
     setMember(out, textOf(name), parseValue(value));
   }
   return out;
@@ -310,7 +314,10 @@ const TAIL = '</param></params></methodResponse>';
 const STRING: Ty = { kind: 'string' };
 
 export function encodeSuccess(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
-  const out = [HEAD, '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>'];
+  const out = [
+    HEAD,
+    '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>',
+  ];
   writeValue(ty, value, resolve, out);
   out.push('</member></struct></value>', TAIL);
   return out.join('');
@@ -341,16 +348,21 @@ export function encodeBare(ty: Ty, value: unknown, resolve: Resolve = defaultRes
 function encodeJs(v: unknown): string {
   if (typeof v === 'string') return v === '' ? EMPTY : `<value>${escapeXml(v)}</value>`;
   // xen-api sends integers as decimal strings (xapi reads them as int64 where needed).
-  if (typeof v === 'number') return Number.isInteger(v) ? `<value>${intText(v)}</value>` : `<value><double>${String(v)}</double></value>`;
+  if (typeof v === 'number')
+    return Number.isInteger(v)
+      ? `<value>${intText(v)}</value>`
+      : `<value><double>${String(v)}</double></value>`;
   if (typeof v === 'bigint') return `<value>${v.toString()}</value>`;
   if (typeof v === 'boolean') return v ? TRUE : FALSE;
   if (v === null) return '<value><nil/></value>';
-  if (v instanceof Date) return `<value><dateTime.iso8601>${formatDateTime(v.getTime())}</dateTime.iso8601></value>`;
+  if (v instanceof Date)
+    return `<value><dateTime.iso8601>${formatDateTime(v.getTime())}</dateTime.iso8601></value>`;
   if (v instanceof Uint8Array) return `<value><base64>${Buffer.from(v).toString('base64')}</base64></value>`;
   if (Array.isArray(v)) return `<value><array><data>${v.map(encodeJs).join('')}</data></array></value>`;
   if (isObject(v)) {
     let out = '<value><struct>';
-    for (const [k, x] of Object.entries(v)) if (x !== undefined) out += `<member><name>${escapeXml(k)}</name>${encodeJs(x)}</member>`;
+    for (const [k, x] of Object.entries(v))
+      if (x !== undefined) out += `<member><name>${escapeXml(k)}</name>${encodeJs(x)}</member>`;
     return out + '</struct></value>';
   }
   throw new TypeError(`cannot send ${typeof v} over XML-RPC`);

@@ -25,7 +25,11 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   });
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  probe: () => T | undefined | Promise<T | undefined>,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await probe();
@@ -71,13 +75,30 @@ export function testOutputDir(name: string): string {
 export async function startDaemonProcess(opts: StartOptions): Promise<DaemonHandle> {
   const address = opts.address ?? '127.0.0.1';
   const dataDir = opts.dataDir ?? testOutputDir(opts.name);
-  const pwFile = join(dataDir, '..', `${opts.name}.pw`);
+  mkdirSync(dataDir, { recursive: true });
+  const pwFile = join(dataDir, 'test-root-password');
   if (!existsSync(pwFile)) writeFileSync(pwFile, TEST_PASSWORD + '\n', { mode: 0o600 });
   const [port, httpPort] = [await freePort(address), await freePort(address)];
   const readyFile = join(dataDir, 'poolstackd.ready');
   rmSync(readyFile, { force: true });
-  const args = [daemonJs, '--data-dir', dataDir, '--address', address, '--port', String(port), '--http-port', String(httpPort),
-    '--root-password-file', pwFile, '--hostname', opts.name, '--auth-failure-delay-ms', '50', ...(opts.extraArgs ?? [])];
+  const args = [
+    daemonJs,
+    '--data-dir',
+    dataDir,
+    '--address',
+    address,
+    '--port',
+    String(port),
+    '--http-port',
+    String(httpPort),
+    '--root-password-file',
+    pwFile,
+    '--hostname',
+    opts.name,
+    '--auth-failure-delay-ms',
+    '50',
+    ...(opts.extraArgs ?? []),
+  ];
   mkdirSync(dataDir, { recursive: true });
   const out = join(dataDir, 'stdout.log');
   const child: ChildProcess = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -85,13 +106,16 @@ export async function startDaemonProcess(opts: StartOptions): Promise<DaemonHand
   child.stdout?.on('data', (d: Buffer) => chunks.push(d.toString()));
   child.stderr?.on('data', (d: Buffer) => chunks.push(d.toString()));
   let exited: number | null | undefined;
-  const exit = new Promise<number | null>((r) => child.once('exit', (code) => {
-    exited = code;
-    writeFileSync(out, chunks.join(''));
-    r(code);
-  }));
+  const exit = new Promise<number | null>((r) =>
+    child.once('exit', (code) => {
+      exited = code;
+      writeFileSync(out, chunks.join(''));
+      r(code);
+    }),
+  );
   await waitFor(`poolstackd ${opts.name} ready (data dir ${dataDir})`, opts.timeoutMs ?? 20_000, () => {
-    if (exited !== undefined) throw new Error(`poolstackd exited with ${exited}: ${chunks.join('')} (data dir ${dataDir})`);
+    if (exited !== undefined)
+      throw new Error(`poolstackd exited with ${exited}: ${chunks.join('')} (data dir ${dataDir})`);
     return existsSync(readyFile) ? readFileSync(readyFile, 'utf8') : undefined;
   });
   const pid = child.pid ?? -1;

@@ -58,9 +58,25 @@ export function firstStart(svc: Services, id: HostIdentity, info: HostInfo, mac:
   const r = () => newRef(svc.random);
   const u = () => newUuid(svc.random);
   const at = formatDateTime(svc.clock.now());
-  const [pool, host, metrics, dom0, dom0Metrics, sr, pbd, net, pif] = [r(), r(), r(), r(), r(), r(), r(), r(), r()];
+  const [pool, host, metrics, dom0, dom0Metrics, sr, pbd, net, pif] = [
+    r(),
+    r(),
+    r(),
+    r(),
+    r(),
+    r(),
+    r(),
+    r(),
+    r(),
+  ];
   svc.db.transact((tx) => {
-    tx.create('host_metrics', metrics, { uuid: u(), memory_total: info.memoryTotalBytes, memory_free: info.memoryTotalBytes, live: true, last_updated: at });
+    tx.create('host_metrics', metrics, {
+      uuid: u(),
+      memory_total: info.memoryTotalBytes,
+      memory_free: info.memoryTotalBytes,
+      live: true,
+      last_updated: at,
+    });
     tx.create('host', host, {
       uuid: u(),
       name_label: id.hostname,
@@ -83,7 +99,15 @@ export function firstStart(svc: Services, id: HostIdentity, info: HostInfo, mac:
       iscsi_iqn: '',
     });
     for (let i = 0; i < info.cpuCount; i++) {
-      tx.create('host_cpu', r(), { uuid: u(), host, number: i, vendor: info.cpuVendor, speed: info.cpuSpeedMhz, modelname: info.cpuModel, utilisation: 0 });
+      tx.create('host_cpu', r(), {
+        uuid: u(),
+        host,
+        number: i,
+        vendor: info.cpuVendor,
+        speed: info.cpuSpeedMhz,
+        modelname: info.cpuModel,
+        utilisation: 0,
+      });
     }
     tx.create('pool', pool, {
       uuid: u(),
@@ -127,7 +151,13 @@ export function firstStart(svc: Services, id: HostIdentity, info: HostInfo, mac:
       sm_config: { devserial: 'poolstack-local' },
       allowed_operations: ['scan', 'vdi_create', 'vdi_destroy', 'vdi_clone', 'vdi_resize'],
     });
-    tx.create('PBD', pbd, { uuid: u(), host, SR: sr, device_config: { path: id.localSrDir }, currently_attached: true });
+    tx.create('PBD', pbd, {
+      uuid: u(),
+      host,
+      SR: sr,
+      device_config: { path: id.localSrDir },
+      currently_attached: true,
+    });
     tx.create('network', net, {
       uuid: u(),
       name_label: 'Pool-wide network associated with eth0',
@@ -153,7 +183,14 @@ export function firstStart(svc: Services, id: HostIdentity, info: HostInfo, mac:
     for (const tpl of templates) {
       const m = r();
       tx.create('VM_metrics', m, { uuid: u(), install_time: at, last_updated: at });
-      tx.create('VM', r(), { ...tpl, uuid: u(), metrics: m, is_a_template: true, power_state: 'Halted' });
+      tx.create('VM', r(), {
+        ...tpl,
+        uuid: u(),
+        metrics: m,
+        is_a_template: true,
+        is_default_template: true,
+        power_state: 'Halted',
+      });
     }
   });
   return host;
@@ -165,8 +202,16 @@ export async function reconcile(svc: Services, id: HostIdentity, info: HostInfo)
   const domains = new Map((await svc.hypervisor.vm.list()).map((d) => [d.uuid, d]));
   const h = svc.db.get('host', host) as Rec<'host'>;
   svc.db.transact((tx) => {
-    tx.update('host', host, { address: id.address, hostname: id.hostname, software_version: softwareVersion(id.hostname) });
-    tx.update('host_metrics', h.metrics, { live: true, memory_total: info.memoryTotalBytes, last_updated: formatDateTime(svc.clock.now()) });
+    tx.update('host', host, {
+      address: id.address,
+      hostname: id.hostname,
+      software_version: softwareVersion(id.hostname),
+    });
+    tx.update('host_metrics', h.metrics, {
+      live: true,
+      memory_total: info.memoryTotalBytes,
+      last_updated: formatDateTime(svc.clock.now()),
+    });
     for (const row of svc.db.all('VM').values()) {
       const vm = row.rec as Rec<'VM'>;
       if (vm.is_control_domain) continue;

@@ -7,7 +7,14 @@ function disks(sizeBytes: number): string {
   return `<provision><disk device="0" size="${sizeBytes}" sr="" bootable="true" type="system"/></provision>`;
 }
 
-function template(name: string, description: string, memory: number, vcpus: number, diskBytes: number, hvm: boolean) {
+function template(
+  name: string,
+  description: string,
+  memory: number,
+  vcpus: number,
+  diskBytes: number,
+  hvm: boolean,
+) {
   return {
     name_label: name,
     name_description: description,
@@ -30,8 +37,22 @@ function template(name: string, description: string, memory: number, vcpus: numb
 }
 
 export const templates = [
-  template('Other install media', 'Template which allows VM installation from install media', 256 * MiB, 1, 0, true),
+  template(
+    'Other install media',
+    'Template which allows VM installation from install media',
+    256 * MiB,
+    1,
+    0,
+    true,
+  ),
   template('Debian Bookworm 12', 'Template for Debian Bookworm 12', 1 * GiB, 1, 10 * GiB, true),
   template('Ubuntu Jammy Jellyfish 22.04', 'Template for Ubuntu 22.04', 2 * GiB, 2, 10 * GiB, true),
-  template('Windows 10 (64-bit)', 'Clones of this template will automatically provision their storage when first booted', 2 * GiB, 2, 32 * GiB, true),
+  template(
+    'Windows 10 (64-bit)',
+    'Clones of this template will automatically provision their storage when first booted',
+    2 * GiB,
+    2,
+    32 * GiB,
+    true,
+  ),
 ];

@@ -14,7 +14,15 @@ export function createNetwork(ctx: Ctx, args: Partial<Rec<'network'>>): string {
     bridge = `xapi${n}`;
   }
   ctx.svc.db.transact((tx) =>
-    tx.create('network', ref, { ...args, uuid, bridge, PIFs: [], VIFs: [], allowed_operations: [], current_operations: {} }),
+    tx.create('network', ref, {
+      ...args,
+      uuid,
+      bridge,
+      PIFs: [],
+      VIFs: [],
+      allowed_operations: [],
+      current_operations: {},
+    }),
   );
   return ref;
 }

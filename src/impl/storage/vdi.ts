@@ -71,7 +71,14 @@ function insertRecord(
   });
 }
 
-function refreshSrUsage(ctx: Ctx, tx: { get(c: string, r: string): Record<string, unknown> | undefined; update(c: string, r: string, p: Record<string, unknown>): void }, sr: string): void {
+function refreshSrUsage(
+  ctx: Ctx,
+  tx: {
+    get(c: string, r: string): Record<string, unknown> | undefined;
+    update(c: string, r: string, p: Record<string, unknown>): void;
+  },
+  sr: string,
+): void {
   const rec = tx.get('SR', sr) as Rec<'SR'> | undefined;
   if (rec === undefined) return;
   let virtual = 0;
@@ -97,7 +104,8 @@ export async function destroyVdiRecordAndFile(ctx: Ctx, ref: string): Promise<vo
   const storage = storageOf(ctx, vdi.SR);
   ctx.svc.db.transact((tx) => {
     // VBDs pointing at a destroyed VDI become empty drives, as xapi leaves them dangling-but-valid.
-    for (const vbd of vdi.VBDs) if (tx.get('VBD', vbd) !== undefined) tx.update('VBD', vbd, { VDI: NULL_REF, empty: true });
+    for (const vbd of vdi.VBDs)
+      if (tx.get('VBD', vbd) !== undefined) tx.update('VBD', vbd, { VDI: NULL_REF, empty: true });
     tx.delete('VDI', ref);
     refreshSrUsage(ctx, tx, vdi.SR);
   });
@@ -166,7 +174,13 @@ export async function scanSr(ctx: Ctx, sr: string): Promise<void> {
     for (const v of rec.VDIs) {
       const st = stats.get(v);
       if (tx.get('VDI', v) === undefined) continue;
-      tx.update('VDI', v, st === undefined ? { missing: true } : { missing: false, virtual_size: st.virtualSize, physical_utilisation: st.physicalUtilisation });
+      tx.update(
+        'VDI',
+        v,
+        st === undefined
+          ? { missing: true }
+          : { missing: false, virtual_size: st.virtualSize, physical_utilisation: st.physicalUtilisation },
+      );
     }
     tx.update('SR', sr, { physical_size: srStat.physicalSize });
     refreshSrUsage(ctx, tx, sr);

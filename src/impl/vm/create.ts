@@ -11,7 +11,9 @@ import { refreshAllowed, withVmOp } from './state.js';
 type VM = Rec<'VM'>;
 
 /** static_min ≤ dynamic_min ≤ dynamic_max ≤ static_max, or MEMORY_CONSTRAINT_VIOLATION. */
-export function checkMemory(m: Pick<VM, 'memory_static_min' | 'memory_dynamic_min' | 'memory_dynamic_max' | 'memory_static_max'>): void {
+export function checkMemory(
+  m: Pick<VM, 'memory_static_min' | 'memory_dynamic_min' | 'memory_dynamic_max' | 'memory_static_max'>,
+): void {
   const ok =
     m.memory_static_min <= m.memory_dynamic_min &&
     m.memory_dynamic_min <= m.memory_dynamic_max &&
@@ -30,7 +32,7 @@ function settable(args: Record<string, unknown>): Partial<VM> {
     const f = (classes.VM.fields as Record<string, { qualifier: string } | undefined>)[k];
     if (f !== undefined && f.qualifier !== 'DynamicRO') out[k] = v;
   }
-  return out as Partial<VM>;
+  return out;
 }
 
 /** Inserts a Halted VM and its VM_metrics in one transaction; returns the VM ref. */
@@ -38,7 +40,11 @@ export function insertVm(ctx: Ctx, fields: Partial<VM>): string {
   const { ref, uuid } = identity(ctx);
   const metrics = identity(ctx);
   ctx.svc.db.transact((tx) => {
-    tx.create('VM_metrics', metrics.ref, { uuid: metrics.uuid, install_time: now(ctx), last_updated: now(ctx) });
+    tx.create('VM_metrics', metrics.ref, {
+      uuid: metrics.uuid,
+      install_time: now(ctx),
+      last_updated: now(ctx),
+    });
     tx.create('VM', ref, {
       ...fields,
       uuid,
@@ -54,15 +60,26 @@ export function insertVm(ctx: Ctx, fields: Partial<VM>): string {
   return ref;
 }
 
+/** xapi's validate_vcpus: 1 ≤ VCPUs_at_startup ≤ VCPUs_max. */
+function checkVcpus(max: number, atStartup: number): void {
+  if (max < 1) throw new ApiError('INVALID_VALUE', ['VCPUs_max', String(max)]);
+  if (atStartup < 1 || atStartup > max)
+    throw new ApiError('INVALID_VALUE', ['VCPUs_at_startup', String(atStartup)]);
+}
+
 export function createVm(ctx: Ctx, args: Record<string, unknown>): string {
-  const fields = settable(args);
+  // A record without VCPUs gets one, as the CLI and most clients would give.
+  const fields = { VCPUs_max: 1, VCPUs_at_startup: 1, ...settable(args) };
+  checkVcpus(fields.VCPUs_max, fields.VCPUs_at_startup);
   const def = classes.VM.fields;
-  checkMemory({
+  const memory = {
     memory_static_min: fields.memory_static_min ?? def.memory_static_min.default ?? 0,
     memory_dynamic_min: fields.memory_dynamic_min ?? def.memory_dynamic_min.default ?? 0,
     memory_dynamic_max: fields.memory_dynamic_max ?? def.memory_dynamic_max.default ?? 0,
     memory_static_max: fields.memory_static_max ?? def.memory_static_max.default ?? 0,
-  });
+  };
+  for (const [k, v] of Object.entries(memory)) if (v < 0) throw new ApiError('INVALID_VALUE', [k, String(v)]);
+  checkMemory(memory);
   return insertVm(ctx, fields);
 }
 
@@ -73,7 +90,8 @@ export function destroyVm(ctx: Ctx, vm: string): Promise<void> {
       for (const vif of rec.VIFs) if (tx.get('VIF', vif) !== undefined) tx.delete('VIF', vif);
       for (const c of rec.consoles) if (tx.get('console', c) !== undefined) tx.delete('console', c);
       if (tx.get('VM_metrics', rec.metrics) !== undefined) tx.delete('VM_metrics', rec.metrics);
-      if (tx.get('VM_guest_metrics', rec.guest_metrics) !== undefined) tx.delete('VM_guest_metrics', rec.guest_metrics);
+      if (tx.get('VM_guest_metrics', rec.guest_metrics) !== undefined)
+        tx.delete('VM_guest_metrics', rec.guest_metrics);
       tx.delete('VM', vm);
     });
   });
@@ -88,14 +106,21 @@ function cloneable(rec: VM, newName: string): Partial<VM> {
   return { ...(out as Partial<VM>), name_label: newName, is_a_template: rec.is_a_template };
 }
 
-async function duplicate(ctx: Ctx, vm: string, newName: string, sr: string | undefined, op: 'clone' | 'copy') {
+async function duplicate(
+  ctx: Ctx,
+  vm: string,
+  newName: string,
+  sr: string | undefined,
+  op: 'clone' | 'copy',
+) {
   return withVmOp(ctx, vm, op, async (rec) => {
     const newVm = insertVm(ctx, cloneable(rec, newName));
     for (const vbdRef of rec.VBDs) {
       const vbd = read(ctx, 'VBD', vbdRef);
       let vdi = vbd.VDI;
       // CDs keep pointing at the same ISO; disks get their own copy of the data.
-      if (!vbd.empty && vdi !== NULL_REF && vbd.type !== 'CD') vdi = await copyVdi(ctx, vdi, op === 'clone' ? NULL_REF : (sr ?? NULL_REF));
+      if (!vbd.empty && vdi !== NULL_REF && vbd.type !== 'CD')
+        vdi = await copyVdi(ctx, vdi, op === 'clone' ? NULL_REF : (sr ?? NULL_REF));
       insertVbd(ctx, newVm, vbd, vdi);
     }
     for (const vifRef of rec.VIFs) {
@@ -142,8 +167,10 @@ function insertVbd(ctx: Ctx, vm: string, from: Rec<'VBD'>, vdi: string): void {
   );
 }
 
-export const cloneVm = (ctx: Ctx, vm: string, newName: string) => duplicate(ctx, vm, newName, undefined, 'clone');
-export const copyVm = (ctx: Ctx, vm: string, newName: string, sr: string) => duplicate(ctx, vm, newName, sr, 'copy');
+export const cloneVm = (ctx: Ctx, vm: string, newName: string) =>
+  duplicate(ctx, vm, newName, undefined, 'clone');
+export const copyVm = (ctx: Ctx, vm: string, newName: string, sr: string) =>
+  duplicate(ctx, vm, newName, sr, 'copy');
 
 interface DiskRecipe {
   device: string;
@@ -156,12 +183,20 @@ interface DiskRecipe {
 /** Parses other_config:disks, e.g. `<provision><disk device="0" size="8589934592" sr="" bootable="true" type="system"/></provision>`. */
 export function parseDisks(xml: string): DiskRecipe[] {
   const out: DiskRecipe[] = [];
-  const attrs = (tag: string) => Object.fromEntries([...tag.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  const attrs = (tag: string) =>
+    Object.fromEntries([...tag.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
   for (const m of xml.matchAll(/<disk\b([^>]*)\/?>/g)) {
     const a = attrs(m[1] ?? '');
     const size = Number(a.size);
-    if (!/^\d+$/.test(a.device ?? '') || !Number.isSafeInteger(size)) throw new ApiError('INVALID_VALUE', ['other_config:disks', xml]);
-    out.push({ device: a.device ?? '0', size, sr: a.sr ?? '', bootable: a.bootable === 'true', type: a.type ?? 'system' });
+    if (!/^\d+$/.test(a.device ?? '') || !Number.isSafeInteger(size))
+      throw new ApiError('INVALID_VALUE', ['other_config:disks', xml]);
+    out.push({
+      device: a.device ?? '0',
+      size,
+      sr: a.sr ?? '',
+      bootable: a.bootable === 'true',
+      type: a.type ?? 'system',
+    });
   }
   return out;
 }
@@ -173,11 +208,23 @@ export function provisionVm(ctx: Ctx, vm: string): Promise<void> {
     if (recipe === undefined) return;
     for (const d of parseDisks(recipe)) {
       const sr = d.sr === '' ? defaultSr(ctx) : (ctx.svc.db.refByUuid('SR', d.sr) ?? NULL_REF);
-      const vdi = await createVdi(ctx, { name_label: `${rec.name_label} ${d.device}`, SR: sr, virtual_size: d.size, type: 'system' });
+      const vdi = await createVdi(ctx, {
+        name_label: `${rec.name_label} ${d.device}`,
+        SR: sr,
+        virtual_size: d.size,
+        type: 'system',
+      });
       const { ref, uuid } = identity(ctx);
       ctx.svc.db.transact((tx) =>
         tx.create('VBD', ref, {
-          uuid, VM: vm, VDI: vdi, userdevice: d.device, bootable: d.bootable, mode: 'RW', type: 'Disk', empty: false,
+          uuid,
+          VM: vm,
+          VDI: vdi,
+          userdevice: d.device,
+          bootable: d.bootable,
+          mode: 'RW',
+          type: 'Disk',
+          empty: false,
           allowed_operations: ['attach'],
         }),
       );
@@ -211,8 +258,20 @@ export function allowedVifDevices(ctx: Ctx, vm: string): string[] {
   return deviceSlots.slice(0, 7).filter((d) => !used.has(d));
 }
 
-export function setMemoryLimits(ctx: Ctx, vm: string, smin: number, smax: number, dmin: number, dmax: number): Promise<void> {
-  const m = { memory_static_min: smin, memory_static_max: smax, memory_dynamic_min: dmin, memory_dynamic_max: dmax };
+export function setMemoryLimits(
+  ctx: Ctx,
+  vm: string,
+  smin: number,
+  smax: number,
+  dmin: number,
+  dmax: number,
+): Promise<void> {
+  const m = {
+    memory_static_min: smin,
+    memory_static_max: smax,
+    memory_dynamic_min: dmin,
+    memory_dynamic_max: dmax,
+  };
   // Validated before the operation lock is taken, so a refused call commits nothing.
   checkMemory(m);
   return withVmOp(ctx, vm, 'changing_memory_limits', async () => {

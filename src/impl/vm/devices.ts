@@ -17,12 +17,17 @@ export function createVbd(ctx: Ctx, args: Partial<VBD>): string {
   if (vdi !== NULL_REF) read(ctx, 'VDI', vdi);
   const empty = args.empty ?? vdi === NULL_REF;
   if (!empty && vdi === NULL_REF) throw new ApiError('VBD_IS_EMPTY', [NULL_REF]);
-  if (empty && args.type !== 'CD') throw new ApiError('OPERATION_NOT_ALLOWED', ['Only CD drives may be empty']);
+  if (empty && args.type !== 'CD')
+    throw new ApiError('OPERATION_NOT_ALLOWED', ['Only CD drives may be empty']);
   let userdevice = args.userdevice ?? 'autodetect';
   const free = allowedVbdDevices(ctx, vm);
   if (userdevice === 'autodetect') userdevice = free[0] ?? '';
-  if (!/^\d+$/.test(userdevice) && !/^[a-z]+\d*$/.test(userdevice)) throw new ApiError('INVALID_DEVICE', [userdevice]);
-  if (!free.includes(userdevice) && vmRec.VBDs.some((v) => ctx.svc.db.get('VBD', v)?.userdevice === userdevice)) {
+  if (!/^\d+$/.test(userdevice) && !/^[a-z]+\d*$/.test(userdevice))
+    throw new ApiError('INVALID_DEVICE', [userdevice]);
+  if (
+    !free.includes(userdevice) &&
+    vmRec.VBDs.some((v) => ctx.svc.db.get('VBD', v)?.userdevice === userdevice)
+  ) {
     throw new ApiError('DEVICE_ALREADY_EXISTS', [userdevice]);
   }
   const { ref, uuid } = identity(ctx);
@@ -55,7 +60,8 @@ export function destroyVbd(ctx: Ctx, vbd: string): void {
 export function plugVbd(ctx: Ctx, vbd: string): void {
   const rec = read(ctx, 'VBD', vbd);
   const vm = vmOf(ctx, rec.VM);
-  if (vm.power_state !== 'Running') throw new ApiError('VM_BAD_POWER_STATE', [rec.VM, 'running', vm.power_state.toLowerCase()]);
+  if (vm.power_state !== 'Running')
+    throw new ApiError('VM_BAD_POWER_STATE', [rec.VM, 'running', vm.power_state.toLowerCase()]);
   if (rec.currently_attached) throw new ApiError('DEVICE_ALREADY_ATTACHED', [vbd]);
   ctx.svc.db.transact((tx) => tx.update('VBD', vbd, { currently_attached: !rec.empty }));
 }
@@ -125,7 +131,8 @@ export function destroyVif(ctx: Ctx, vif: string): void {
 export function plugVif(ctx: Ctx, vif: string): void {
   const rec = read(ctx, 'VIF', vif);
   const vm = vmOf(ctx, rec.VM);
-  if (vm.power_state !== 'Running') throw new ApiError('VM_BAD_POWER_STATE', [rec.VM, 'running', vm.power_state.toLowerCase()]);
+  if (vm.power_state !== 'Running')
+    throw new ApiError('VM_BAD_POWER_STATE', [rec.VM, 'running', vm.power_state.toLowerCase()]);
   if (rec.currently_attached) throw new ApiError('DEVICE_ALREADY_ATTACHED', [vif]);
   ctx.svc.db.transact((tx) => tx.update('VIF', vif, { currently_attached: true }));
 }

@@ -52,7 +52,8 @@ function assertVdiFree(ctx: Ctx, vbdRef: string, vbd: Rec<'VBD'>, vdi: Rec<'VDI'
   for (const other of vdi.VBDs) {
     if (other === vbdRef) continue;
     const o = ctx.svc.db.get('VBD', other);
-    if (o?.currently_attached === true && o.mode === 'RW') throw new ApiError('VDI_IN_USE', [vdiRef, 'start']);
+    if (o?.currently_attached === true && o.mode === 'RW')
+      throw new ApiError('VDI_IN_USE', [vdiRef, 'start']);
   }
 }
 

@@ -8,7 +8,16 @@ import type { Ctx } from '../context.js';
 import { createVdi, destroyVdiRecordAndFile } from '../storage/vdi.js';
 import { read } from '../util.js';
 import { domainSpec, driverCall } from './domain.js';
-import { markNoDomain, markResident, releaseReservation, reserveMemory, withVmOp } from './state.js';
+import { checkOperation } from './operations.js';
+import {
+  footprint,
+  hostFreeMemory,
+  markNoDomain,
+  markResident,
+  releaseReservation,
+  reserveMemory,
+  withVmOp,
+} from './state.js';
 
 type VM = Rec<'VM'>;
 
@@ -43,11 +52,40 @@ async function boot(ctx: Ctx, ref: string, host: string, paused: boolean, image?
   }
 }
 
-export function start(ctx: Ctx, vm: string, startPaused: boolean, _force: boolean): Promise<void> {
-  return withVmOp(ctx, vm, 'start', () => boot(ctx, vm, chooseHost(ctx, vm), startPaused));
+/**
+ * Refuses a start that cannot succeed before the operation lock is taken, so a refused start
+ * commits nothing (boot repeats these checks under the lock).
+ */
+function precheckStart(ctx: Ctx, vm: string, op: string, host: string): void {
+  const rec = read(ctx, 'VM', vm);
+  const err = checkOperation(vm, rec, op);
+  if (err !== undefined) throw err;
+  // VM.create does not insist on VCPUs; a VM without any must not reach the driver (xapi validate_vcpus).
+  if (rec.VCPUs_at_startup < 1)
+    throw new ApiError('INVALID_VALUE', ['VCPUs_at_startup', String(rec.VCPUs_at_startup)]);
+  checkHost(ctx, host);
+  // Read-only transaction: it commits nothing whether or not it throws.
+  ctx.svc.db.transact((tx) => {
+    const { free } = hostFreeMemory(tx, ctx.svc, host);
+    const needed = footprint(rec);
+    if (needed > free) throw new ApiError('HOST_NOT_ENOUGH_FREE_MEMORY', [String(needed), String(free)]);
+  });
 }
 
-export function startOn(ctx: Ctx, vm: string, host: string, startPaused: boolean, _force: boolean): Promise<void> {
+export async function start(ctx: Ctx, vm: string, startPaused: boolean, _force: boolean): Promise<void> {
+  const host = chooseHost(ctx, vm);
+  precheckStart(ctx, vm, 'start', host);
+  return withVmOp(ctx, vm, 'start', () => boot(ctx, vm, host, startPaused));
+}
+
+export async function startOn(
+  ctx: Ctx,
+  vm: string,
+  host: string,
+  startPaused: boolean,
+  _force: boolean,
+): Promise<void> {
+  precheckStart(ctx, vm, 'start_on', host);
   return withVmOp(ctx, vm, 'start_on', () => boot(ctx, vm, host, startPaused));
 }
 
@@ -151,7 +189,8 @@ function imagePath(ctx: Ctx, vdi: string): string {
 function resumeOn(ctx: Ctx, vm: string, host: string, paused: boolean, op: string): Promise<void> {
   return withVmOp(ctx, vm, op, async (rec) => {
     const image = rec.suspend_VDI;
-    if (image === NULL_REF) throw new ApiError('VM_BAD_POWER_STATE', [vm, 'suspended', 'suspended (no image)']);
+    if (image === NULL_REF)
+      throw new ApiError('VM_BAD_POWER_STATE', [vm, 'suspended', 'suspended (no image)']);
     await boot(ctx, vm, host, paused, imagePath(ctx, image));
     ctx.svc.db.transact((tx) => tx.update('VM', vm, { suspend_VDI: NULL_REF }));
     await destroyVdiRecordAndFile(ctx, image);

@@ -88,10 +88,15 @@ export function checkOperation(ref: string, vm: VmView, op: string): ApiError | 
   if (vm.is_a_template && notForTemplates.has(op)) return new ApiError('VM_IS_TEMPLATE', [ref]);
   const states = allowedPowerStates[op] ?? [];
   if (!states.includes(vm.power_state as PowerState)) {
-    return new ApiError('VM_BAD_POWER_STATE', [ref, states.map((s) => s.toLowerCase()).join(', '), vm.power_state.toLowerCase()]);
+    return new ApiError('VM_BAD_POWER_STATE', [
+      ref,
+      states.map((s) => s.toLowerCase()).join(', '),
+      vm.power_state.toLowerCase(),
+    ]);
   }
   for (const [opRef, running] of Object.entries(vm.current_operations)) {
-    if (!compatible(op, running)) return new ApiError('OTHER_OPERATION_IN_PROGRESS', ['VM', ref, running, opRef]);
+    if (!compatible(op, running))
+      return new ApiError('OTHER_OPERATION_IN_PROGRESS', ['VM', ref, running, opRef]);
   }
   return undefined;
 }

@@ -131,7 +131,8 @@ export function hostFreeMemory(tx: Tx, svc: Services, host: string): { total: nu
   let used = 0;
   for (const row of svc.db.all('VM').values()) {
     const vm = (tx.get('VM', row.ref) ?? row.rec) as VM;
-    const holds = (vm.resident_on === host && vm.power_state !== 'Halted') || vm.scheduled_to_be_resident_on === host;
+    const holds =
+      (vm.resident_on === host && vm.power_state !== 'Halted') || vm.scheduled_to_be_resident_on === host;
     if (holds) used += footprint(vm);
   }
   return { total, free: Math.max(0, total - used) };

@@ -11,7 +11,10 @@ export const Console = defineClass({
     uuid: field(t.string, 'DynamicRO', 'Unique identifier/object reference'),
     protocol: field(consoleProtocol, 'DynamicRO', 'the protocol used by this console'),
     location: field(t.string, 'DynamicRO', 'URI for the console service'),
-    VM: field(t.ref('VM'), 'DynamicRO', 'VM to which this console is attached', { default: NULL_REF, inverse: 'consoles' }),
+    VM: field(t.ref('VM'), 'DynamicRO', 'VM to which this console is attached', {
+      default: NULL_REF,
+      inverse: 'consoles',
+    }),
     other_config: field(stringMap, 'RW', 'additional configuration'),
   },
   messages: {

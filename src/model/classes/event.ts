@@ -9,7 +9,11 @@ export const Event = defineClass({
   messages: {
     register: message({
       params: [
-        param('classes', t.set(t.string), 'the classes for which the session will register with the event system; specifying * as the desired class will register for all classes'),
+        param(
+          'classes',
+          t.set(t.string),
+          'the classes for which the session will register with the event system; specifying * as the desired class will register for all classes',
+        ),
       ],
       result: t.void,
       doc: 'Registers this session with the event system for a set of given classes. This method is only recommended for legacy use in conjunction with event.next.',
@@ -17,7 +21,11 @@ export const Event = defineClass({
     }),
     unregister: message({
       params: [
-        param('classes', t.set(t.string), "the classes for which the session's registration with the event system will be removed"),
+        param(
+          'classes',
+          t.set(t.string),
+          "the classes for which the session's registration with the event system will be removed",
+        ),
       ],
       result: t.void,
       doc: "Removes this session's registration with the event system for a set of given classes. This method is only recommended for legacy use in conjunction with event.next.",
@@ -33,7 +41,11 @@ export const Event = defineClass({
     from: message({
       params: [
         param('classes', t.set(t.string), 'register for events for the indicated classes'),
-        param('token', t.string, 'A token representing the point from which to generate database events. The empty string represents the beginning.'),
+        param(
+          'token',
+          t.string,
+          'A token representing the point from which to generate database events. The empty string represents the beginning.',
+        ),
         param('timeout', t.float, 'Return after this many seconds if no events match'),
       ],
       result: t.dynamic,

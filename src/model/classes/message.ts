@@ -2,7 +2,17 @@
 import { defineClass, field, message, param } from '../define.js';
 import { t } from '../types.js';
 
-export const messageCls = t.enumOf('cls', ['VM', 'Host', 'SR', 'Pool', 'VMPP', 'VMSS', 'PVS_proxy', 'VDI', 'Certificate']);
+export const messageCls = t.enumOf('cls', [
+  'VM',
+  'Host',
+  'SR',
+  'Pool',
+  'VMPP',
+  'VMSS',
+  'PVS_proxy',
+  'VDI',
+  'Certificate',
+]);
 
 export const Message = defineClass({
   name: 'message',
@@ -36,9 +46,7 @@ export const Message = defineClass({
       roles: 'pool-operator',
     }),
     get_since: message({
-      params: [
-        param('since', t.datetime, 'The cutoff time. When the timezone is missing, UTC is assumed'),
-      ],
+      params: [param('since', t.datetime, 'The cutoff time. When the timezone is missing, UTC is assumed')],
       result: t.map(t.ref('message'), t.record('message')),
       doc: '',
       roles: 'read-only',

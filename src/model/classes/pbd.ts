@@ -7,9 +7,19 @@ export const PBD = defineClass({
   doc: 'The physical block devices through which hosts access SRs',
   fields: {
     uuid: field(t.string, 'DynamicRO', 'Unique identifier/object reference'),
-    host: field(t.ref('host'), 'StaticRO', 'physical machine on which the pbd is available', { default: NULL_REF, inverse: 'PBDs' }),
-    SR: field(t.ref('SR'), 'StaticRO', 'the storage repository that the pbd realises', { default: NULL_REF, inverse: 'PBDs' }),
-    device_config: field(stringMap, 'StaticRO', "a config string to string map that is provided to the host's SR-backend-driver"),
+    host: field(t.ref('host'), 'StaticRO', 'physical machine on which the pbd is available', {
+      default: NULL_REF,
+      inverse: 'PBDs',
+    }),
+    SR: field(t.ref('SR'), 'StaticRO', 'the storage repository that the pbd realises', {
+      default: NULL_REF,
+      inverse: 'PBDs',
+    }),
+    device_config: field(
+      stringMap,
+      'StaticRO',
+      "a config string to string map that is provided to the host's SR-backend-driver",
+    ),
     currently_attached: field(t.bool, 'DynamicRO', 'is the SR currently attached on this host?'),
     other_config: field(stringMap, 'RW', 'additional configuration', { default: {} }),
   },

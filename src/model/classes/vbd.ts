@@ -3,7 +3,14 @@ import { defineClass, field, message, param } from '../define.js';
 import { NULL_REF, stringMap, t } from '../types.js';
 
 export const vbdOperations = t.enumOf('vbd_operations', [
-  'attach', 'eject', 'insert', 'plug', 'unplug', 'unplug_force', 'pause', 'unpause',
+  'attach',
+  'eject',
+  'insert',
+  'plug',
+  'unplug',
+  'unplug_force',
+  'pause',
+  'unpause',
 ]);
 export const vbdMode = t.enumOf('vbd_mode', ['RO', 'RW']);
 export const vbdType = t.enumOf('vbd_type', ['CD', 'Disk', 'Floppy']);
@@ -13,8 +20,18 @@ export const VBD = defineClass({
   doc: 'A virtual block device',
   fields: {
     uuid: field(t.string, 'DynamicRO', 'Unique identifier/object reference'),
-    allowed_operations: field(t.set(vbdOperations), 'DynamicRO', 'list of the operations allowed in this state. This list is advisory only and the server state may have changed by the time this field is read by a client.', { default: [], persist: false }),
-    current_operations: field(t.map(t.string, vbdOperations), 'DynamicRO', 'links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task.', { default: {}, persist: false }),
+    allowed_operations: field(
+      t.set(vbdOperations),
+      'DynamicRO',
+      'list of the operations allowed in this state. This list is advisory only and the server state may have changed by the time this field is read by a client.',
+      { default: [], persist: false },
+    ),
+    current_operations: field(
+      t.map(t.string, vbdOperations),
+      'DynamicRO',
+      'links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task.',
+      { default: {}, persist: false },
+    ),
     VM: field(t.ref('VM'), 'StaticRO', 'the virtual machine', { default: NULL_REF, inverse: 'VBDs' }),
     VDI: field(t.ref('VDI'), 'StaticRO', 'the virtual disk', { default: NULL_REF, inverse: 'VBDs' }),
     device: field(t.string, 'StaticRO', 'device seen by the guest, for example, hda1', { default: '' }),
@@ -26,9 +43,19 @@ export const VBD = defineClass({
     storage_lock: field(t.bool, 'DynamicRO', 'true if a storage level lock was acquired'),
     empty: field(t.bool, 'StaticRO', 'if true this represents an empty drive'),
     other_config: field(stringMap, 'RW', 'additional configuration'),
-    currently_attached: field(t.bool, 'StaticRO', 'is the device currently attached (erased on reboot)', { default: false }),
-    status_code: field(t.int, 'DynamicRO', 'error/success code associated with last attach-operation (erased on reboot)'),
-    status_detail: field(t.string, 'DynamicRO', 'error/success information associated with last attach-operation status (erased on reboot)'),
+    currently_attached: field(t.bool, 'StaticRO', 'is the device currently attached (erased on reboot)', {
+      default: false,
+    }),
+    status_code: field(
+      t.int,
+      'DynamicRO',
+      'error/success code associated with last attach-operation (erased on reboot)',
+    ),
+    status_detail: field(
+      t.string,
+      'DynamicRO',
+      'error/success information associated with last attach-operation status (erased on reboot)',
+    ),
     runtime_properties: field(stringMap, 'DynamicRO', 'Device runtime properties'),
     qos_algorithm_type: field(t.string, 'RW', 'QoS algorithm to use'),
     qos_algorithm_params: field(stringMap, 'RW', 'parameters for chosen QoS algorithm'),

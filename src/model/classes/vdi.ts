@@ -3,13 +3,38 @@ import { defineClass, field, message, param } from '../define.js';
 import { NULL_DATE, NULL_REF, stringMap, t } from '../types.js';
 
 export const vdiOperations = t.enumOf('vdi_operations', [
-  'clone', 'copy', 'resize', 'resize_online', 'snapshot', 'mirror', 'destroy', 'forget', 'update',
-  'force_unlock', 'generate_config', 'enable_cbt', 'disable_cbt', 'data_destroy', 'list_changed_blocks',
-  'set_on_boot', 'blocked', 'revert_to', 'revert_from',
+  'clone',
+  'copy',
+  'resize',
+  'resize_online',
+  'snapshot',
+  'mirror',
+  'destroy',
+  'forget',
+  'update',
+  'force_unlock',
+  'generate_config',
+  'enable_cbt',
+  'disable_cbt',
+  'data_destroy',
+  'list_changed_blocks',
+  'set_on_boot',
+  'blocked',
+  'revert_to',
+  'revert_from',
 ]);
 export const vdiType = t.enumOf('vdi_type', [
-  'system', 'user', 'ephemeral', 'suspend', 'crashdump', 'ha_statefile', 'metadata', 'redo_log', 'rrd',
-  'pvs_cache', 'cbt_metadata',
+  'system',
+  'user',
+  'ephemeral',
+  'suspend',
+  'crashdump',
+  'ha_statefile',
+  'metadata',
+  'redo_log',
+  'rrd',
+  'pvs_cache',
+  'cbt_metadata',
 ]);
 export const onBoot = t.enumOf('on_boot', ['reset', 'persist']);
 
@@ -19,36 +44,88 @@ export const VDI = defineClass({
   fields: {
     uuid: field(t.string, 'DynamicRO', 'Unique identifier/object reference'),
     name_label: field(t.string, 'StaticRO', 'a human-readable name', { default: '' }),
-    name_description: field(t.string, 'StaticRO', 'a notes field containing human-readable description', { default: '' }),
-    allowed_operations: field(t.set(vdiOperations), 'DynamicRO', 'list of the operations allowed in this state. This list is advisory only and the server state may have changed by the time this field is read by a client.', { default: [], persist: false }),
-    current_operations: field(t.map(t.string, vdiOperations), 'DynamicRO', 'links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task.', { default: {}, persist: false }),
-    SR: field(t.ref('SR'), 'StaticRO', 'storage repository in which the VDI resides', { default: NULL_REF, inverse: 'VDIs' }),
+    name_description: field(t.string, 'StaticRO', 'a notes field containing human-readable description', {
+      default: '',
+    }),
+    allowed_operations: field(
+      t.set(vdiOperations),
+      'DynamicRO',
+      'list of the operations allowed in this state. This list is advisory only and the server state may have changed by the time this field is read by a client.',
+      { default: [], persist: false },
+    ),
+    current_operations: field(
+      t.map(t.string, vdiOperations),
+      'DynamicRO',
+      'links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task.',
+      { default: {}, persist: false },
+    ),
+    SR: field(t.ref('SR'), 'StaticRO', 'storage repository in which the VDI resides', {
+      default: NULL_REF,
+      inverse: 'VDIs',
+    }),
     VBDs: field(t.set(t.ref('VBD')), 'DynamicRO', 'list of vbds that refer to this disk'),
     crash_dumps: field(t.set(t.ref('crashdump')), 'DynamicRO', 'list of crash dumps that refer to this disk'),
-    virtual_size: field(t.int, 'StaticRO', 'size of disk as presented to the guest (in bytes). Note that, depending on storage backend type, requested size may not be respected exactly'),
-    physical_utilisation: field(t.int, 'DynamicRO', 'amount of physical space that the disk image is currently taking up on the storage repository (in bytes)'),
+    virtual_size: field(
+      t.int,
+      'StaticRO',
+      'size of disk as presented to the guest (in bytes). Note that, depending on storage backend type, requested size may not be respected exactly',
+    ),
+    physical_utilisation: field(
+      t.int,
+      'DynamicRO',
+      'amount of physical space that the disk image is currently taking up on the storage repository (in bytes)',
+    ),
     type: field(vdiType, 'StaticRO', 'type of the VDI'),
     sharable: field(t.bool, 'StaticRO', 'true if this disk may be shared'),
     read_only: field(t.bool, 'StaticRO', 'true if this disk may ONLY be mounted read-only'),
     other_config: field(stringMap, 'RW', 'additional configuration'),
     storage_lock: field(t.bool, 'DynamicRO', 'true if this disk is locked at the storage level'),
     location: field(t.string, 'DynamicRO', 'location information', { default: '' }),
-    managed: field(t.bool, 'DynamicRO', 'true if the VDI is managed by the toolstack (xapi leaves this undocumented)'),
+    managed: field(
+      t.bool,
+      'DynamicRO',
+      'true if the VDI is managed by the toolstack (xapi leaves this undocumented)',
+    ),
     missing: field(t.bool, 'DynamicRO', 'true if SR scan operation reported this VDI as not present on disk'),
-    parent: field(t.ref('VDI'), 'DynamicRO', 'This field is always null. Deprecated', { default: NULL_REF, deprecated: true }),
-    xenstore_data: field(stringMap, 'RW', 'data to be inserted into the xenstore tree (/local/domain/0/backend/vbd/<domid>/<device-id>/sm-data) after the VDI is attached. This is generally set by the SM backends on vdi_attach.', { default: {} }),
+    parent: field(t.ref('VDI'), 'DynamicRO', 'This field is always null. Deprecated', {
+      default: NULL_REF,
+      deprecated: true,
+    }),
+    xenstore_data: field(
+      stringMap,
+      'RW',
+      'data to be inserted into the xenstore tree (/local/domain/0/backend/vbd/<domid>/<device-id>/sm-data) after the VDI is attached. This is generally set by the SM backends on vdi_attach.',
+      { default: {} },
+    ),
     sm_config: field(stringMap, 'RW', 'SM dependent data', { default: {} }),
     is_a_snapshot: field(t.bool, 'DynamicRO', 'true if this is a snapshot.', { default: false }),
-    snapshot_of: field(t.ref('VDI'), 'DynamicRO', 'Ref pointing to the VDI this snapshot is of.', { default: NULL_REF, inverse: 'snapshots' }),
+    snapshot_of: field(t.ref('VDI'), 'DynamicRO', 'Ref pointing to the VDI this snapshot is of.', {
+      default: NULL_REF,
+      inverse: 'snapshots',
+    }),
     snapshots: field(t.set(t.ref('VDI')), 'DynamicRO', 'List pointing to all the VDIs snapshots.'),
-    snapshot_time: field(t.datetime, 'DynamicRO', 'Date/time when this snapshot was created.', { default: NULL_DATE }),
+    snapshot_time: field(t.datetime, 'DynamicRO', 'Date/time when this snapshot was created.', {
+      default: NULL_DATE,
+    }),
     tags: field(t.set(t.string), 'RW', 'user-specified tags for categorization purposes', { default: [] }),
-    allow_caching: field(t.bool, 'DynamicRO', 'true if this VDI is to be cached in the local cache SR', { default: false }),
+    allow_caching: field(t.bool, 'DynamicRO', 'true if this VDI is to be cached in the local cache SR', {
+      default: false,
+    }),
     on_boot: field(onBoot, 'DynamicRO', 'The behaviour of this VDI on a VM boot', { default: 'persist' }),
-    metadata_of_pool: field(t.ref('pool'), 'DynamicRO', 'The pool whose metadata is contained in this VDI', { default: NULL_REF, inverse: 'metadata_VDIs' }),
-    metadata_latest: field(t.bool, 'DynamicRO', 'Whether this VDI contains the latest known accessible metadata for the pool', { default: false }),
+    metadata_of_pool: field(t.ref('pool'), 'DynamicRO', 'The pool whose metadata is contained in this VDI', {
+      default: NULL_REF,
+      inverse: 'metadata_VDIs',
+    }),
+    metadata_latest: field(
+      t.bool,
+      'DynamicRO',
+      'Whether this VDI contains the latest known accessible metadata for the pool',
+      { default: false },
+    ),
     is_tools_iso: field(t.bool, 'DynamicRO', 'Whether this VDI is a Tools ISO', { default: false }),
-    cbt_enabled: field(t.bool, 'DynamicRO', 'True if changed blocks are tracked for this VDI', { default: false }),
+    cbt_enabled: field(t.bool, 'DynamicRO', 'True if changed blocks are tracked for this VDI', {
+      default: false,
+    }),
   },
   messages: {
     create: message({
@@ -68,7 +145,12 @@ export const VDI = defineClass({
     clone: message({
       params: [
         param('vdi', t.ref('VDI'), 'The VDI to clone'),
-        param('driver_params', stringMap, 'Optional parameters that are passed through to the backend driver in order to specify storage-type-specific clone options', { default: {} }),
+        param(
+          'driver_params',
+          stringMap,
+          'Optional parameters that are passed through to the backend driver in order to specify storage-type-specific clone options',
+          { default: {} },
+        ),
       ],
       result: t.ref('VDI'),
       doc: 'Take an exact copy of the VDI and return a reference to the new disk. If any driver_params are specified then these are passed through to the storage-specific substrate driver that implements the clone operation. NB the clone lives in the same Storage Repository as its parent.',
@@ -88,9 +170,24 @@ export const VDI = defineClass({
     copy: message({
       params: [
         param('vdi', t.ref('VDI'), 'The VDI to copy'),
-        param('sr', t.ref('SR'), 'The destination SR (only required if the destination VDI is not specified', { default: NULL_REF }),
-        param('base_vdi', t.ref('VDI'), 'The base VDI (only required if copying only changed blocks, by default all blocks will be copied)', { default: NULL_REF }),
-        param('into_vdi', t.ref('VDI'), 'The destination VDI to copy blocks into (if omitted then a destination SR must be provided and a fresh VDI will be created)', { default: NULL_REF }),
+        param(
+          'sr',
+          t.ref('SR'),
+          'The destination SR (only required if the destination VDI is not specified',
+          { default: NULL_REF },
+        ),
+        param(
+          'base_vdi',
+          t.ref('VDI'),
+          'The base VDI (only required if copying only changed blocks, by default all blocks will be copied)',
+          { default: NULL_REF },
+        ),
+        param(
+          'into_vdi',
+          t.ref('VDI'),
+          'The destination VDI to copy blocks into (if omitted then a destination SR must be provided and a fresh VDI will be created)',
+          { default: NULL_REF },
+        ),
       ],
       result: t.ref('VDI'),
       doc: 'Copy either a full VDI or the block differences between two VDIs into either a fresh VDI or an existing VDI.',

@@ -11,14 +11,19 @@ function cell(s: string): string {
 
 function signature(cls: string, name: string, m: MessageDef): string {
   const params = (m.sessionless ? [] : ['session ref session_id'])
-    .concat(m.params.map((p) => `${tyName(p.ty)} ${p.name}${p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : ''}`))
+    .concat(
+      m.params.map(
+        (p) => `${tyName(p.ty)} ${p.name}${p.default !== undefined ? ` = ${JSON.stringify(p.default)}` : ''}`,
+      ),
+    )
     .join(', ');
   return `${tyName(m.result)} ${cls}.${name}(${params})`;
 }
 
 function classPage(def: ClassDef, noAsync: boolean): string {
   const lines = [`# Class: ${def.name}`, '', def.doc, ''];
-  if (!def.persist) lines.push('Objects of this class are not persistent: they are lost when the daemon restarts.', '');
+  if (!def.persist)
+    lines.push('Objects of this class are not persistent: they are lost when the daemon restarts.', '');
   const fields = Object.entries(def.fields);
   if (fields.length > 0) {
     lines.push('## Fields', '', '| field | type | qualifier | description |', '| --- | --- | --- | --- |');
@@ -28,14 +33,26 @@ function classPage(def: ClassDef, noAsync: boolean): string {
     }
     lines.push('');
   }
-  const explicit = Object.entries(def.messages as Record<string, MessageDef>);
+  const explicit = Object.entries(def.messages);
   if (explicit.length > 0) {
     lines.push('## Messages', '');
     for (const [name, m] of explicit) {
-      lines.push(`### ${name}`, '', '```', signature(def.name, name, m), '```', '', m.doc === '' ? '(no description)' : m.doc, '');
+      lines.push(
+        `### ${name}`,
+        '',
+        '```',
+        signature(def.name, name, m),
+        '```',
+        '',
+        m.doc === '' ? '(no description)' : m.doc,
+        '',
+      );
       for (const p of m.params) lines.push(`- \`${p.name}\`: ${cell(p.doc)}`);
       if (m.params.length > 0) lines.push('');
-      lines.push(`Minimum role: ${m.roles}.${m.async && !noAsync ? ` Also callable as \`Async.${def.name}.${name}\`.` : ''}`, '');
+      lines.push(
+        `Minimum role: ${m.roles}.${m.async && !noAsync ? ` Also callable as \`Async.${def.name}.${name}\`.` : ''}`,
+        '',
+      );
       if (m.errors.length > 0) lines.push(`Errors: ${m.errors.map((e) => `\`${e}\``).join(', ')}.`, '');
     }
   }
@@ -64,9 +81,19 @@ function errorsPage(): string {
 }
 
 /** File name → contents for docs/api/. */
-export function generateApiDocs(classes: Record<string, ClassDef>, noAsyncClasses: ReadonlySet<string>): Map<string, string> {
+export function generateApiDocs(
+  classes: Record<string, ClassDef>,
+  noAsyncClasses: ReadonlySet<string>,
+): Map<string, string> {
   const out = new Map<string, string>();
-  const index = ['# XenAPI reference', '', 'Generated from `src/model/` by `npm run gen:docs`; do not edit by hand.', '', '## Classes', ''];
+  const index = [
+    '# XenAPI reference',
+    '',
+    'Generated from `src/model/` by `npm run gen:docs`; do not edit by hand.',
+    '',
+    '## Classes',
+    '',
+  ];
   for (const [name, def] of Object.entries(classes)) {
     out.set(`${name}.md`, classPage(def, noAsyncClasses.has(name)));
     index.push(`- [${name}](${name}.md): ${def.doc}`);

@@ -61,7 +61,11 @@ export function coerce(ty: Ty, v: unknown, path: string, resolve: Resolve): unkn
       const out: Record<string, unknown> = {};
       for (const [k, x] of Object.entries(v)) {
         const key = String(coerce(ty.key, k, `${path} key`, resolve));
-        out[key] = coerce(ty.value, x, `${path}.${k}`, resolve);
+        const value = coerce(ty.value, x, `${path}.${k}`, resolve);
+        // A `__proto__` key must stay an own entry; plain assignment would drop it silently.
+        if (key === '__proto__')
+          Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+        else out[key] = value;
       }
       return out;
     }
@@ -93,7 +97,12 @@ function coerceInt(v: unknown, path: string): number {
  * A record argument (VM.create etc.): known fields are coerced, unknown fields rejected, absent
  * fields left out so the caller's defaults apply.
  */
-function coerceRecordPartial(cls: string, v: unknown, path: string, resolve: Resolve): Record<string, unknown> {
+function coerceRecordPartial(
+  cls: string,
+  v: unknown,
+  path: string,
+  resolve: Resolve,
+): Record<string, unknown> {
   const def = resolve(cls);
   if (def === undefined || !isPlainObject(v)) throw typeError(path);
   const out: Record<string, unknown> = {};
@@ -114,7 +123,7 @@ export function conforms(ty: Ty, v: unknown, resolve: Resolve): boolean {
     case 'datetime':
       return typeof v === 'string';
     case 'enum':
-      return typeof v === 'string' && (ty.values as readonly string[]).includes(v);
+      return typeof v === 'string' && ty.values.includes(v);
     case 'int':
     case 'int32':
       return typeof v === 'number' && Number.isSafeInteger(v);
@@ -140,7 +149,11 @@ export function conforms(ty: Ty, v: unknown, resolve: Resolve): boolean {
 }
 
 /** The first field of `rec` that does not conform to class `def`, or undefined. */
-export function recordConforms(def: ClassDef, rec: Record<string, unknown>, resolve: Resolve): string | undefined {
+export function recordConforms(
+  def: ClassDef,
+  rec: Record<string, unknown>,
+  resolve: Resolve,
+): string | undefined {
   for (const [k, f] of Object.entries(def.fields)) {
     if (!conforms(f.ty, rec[k], resolve)) return k;
   }
