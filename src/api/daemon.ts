@@ -14,7 +14,8 @@ import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
 import { SimHypervisor } from '../drivers/hypervisor/sim/sim-driver.js';
 import type { StorageDriver } from '../drivers/storage/driver.js';
 import { FileSr } from '../drivers/storage/file/file-sr.js';
-import type { Services } from '../impl/context.js';
+import type { HostPower, Services } from '../impl/context.js';
+import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
 import { sweepSessions } from '../impl/session.js';
 import { sweepTasks } from '../impl/task.js';
@@ -39,6 +40,8 @@ export interface DaemonOptions {
   /** Idle time after which a session is destroyed, and how often that is checked (tests shorten them). */
   sessionIdleMs?: number | undefined;
   sweepIntervalMs?: number | undefined;
+  /** What host.shutdown and host.reboot do to this process (the binary exits or re-executes). */
+  power?: HostPower;
   clock?: Clock;
   random?: Random;
 }
@@ -52,6 +55,12 @@ export interface Daemon {
 }
 
 const LOCAL_HOST_KEY = 'local_host_ref';
+
+/** Outside a managed process: shutdown stops with SIGTERM's path, reboot is the same (a supervisor restarts). */
+const defaultPower: HostPower = {
+  shutdown: () => process.kill(process.pid, 'SIGTERM'),
+  reboot: () => process.kill(process.pid, 'SIGTERM'),
+};
 
 function ensureTls(dir: string, name: string): { key: string; cert: string } {
   const key = join(dir, 'server.key');
@@ -97,6 +106,15 @@ function macFrom(random: Random): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
+/** SR types this host can open: 'ext', a directory on this host (device-config:path). */
+const storageTypes = ['ext'];
+
+function openStorage(type: string, deviceConfig: Record<string, string>): StorageDriver {
+  const path = deviceConfig.path;
+  if (!storageTypes.includes(type) || path === undefined) throw new Error(`cannot open SR type ${type}`);
+  return new FileSr({ dir: path, type });
+}
+
 /** Storage drivers for the SRs whose PBD on this host is attached. */
 function attachStorage(db: Db, hostRef: string): Map<string, StorageDriver> {
   const out = new Map<string, StorageDriver>();
@@ -104,8 +122,7 @@ function attachStorage(db: Db, hostRef: string): Map<string, StorageDriver> {
     const pbd = row.rec as Rec<'PBD'>;
     if (pbd.host !== hostRef || !pbd.currently_attached) continue;
     const sr = db.get('SR', pbd.SR) as Rec<'SR'> | undefined;
-    const path = pbd.device_config.path;
-    if (sr !== undefined && path !== undefined) out.set(pbd.SR, new FileSr({ dir: path, type: sr.type }));
+    if (sr !== undefined && storageTypes.includes(sr.type)) out.set(pbd.SR, openStorage(sr.type, pbd.device_config));
   }
   return out;
 }
@@ -145,6 +162,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       sessionsPerUserMax: limits.sessionsPerUserMax,
     },
     taskAborts: new Map<string, AbortController>(),
+    storageTypes,
+    openStorage,
+    localState: { get: (k: string) => store.getMeta(k), put: (k: string, v: string) => store.putMeta(k, v) },
+    power: {
+      // Deferred so the reply to host.shutdown/reboot is sent first.
+      shutdown: () => setTimeout(() => (opts.power ?? defaultPower).shutdown(), 100),
+      reboot: () => setTimeout(() => (opts.power ?? defaultPower).reboot(), 100),
+    },
   };
   let hostRef = store.getMeta(LOCAL_HOST_KEY);
   if (hostRef === undefined) {
@@ -158,6 +183,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     storage.set(sr, drv);
   }
   await reconcile(svc, id, info);
+  // A host disabled with auto_enable=true (the default) comes back enabled, as xapi's does.
+  if (store.getMeta(AUTO_ENABLE_KEY) !== 'false') db.transact((tx) => tx.update('host', hostRef, { enabled: true }));
 
   const pipeline = new Pipeline(svc, buildMethods());
   const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));

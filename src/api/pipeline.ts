@@ -3,6 +3,7 @@
 // anything that is not an ApiError is a bug, logged and answered with INTERNAL_ERROR.
 import { BugError } from '../base/assert.js';
 import { newRef } from '../base/ids.js';
+import type { Logger } from '../base/log.js';
 import type { Ctx, Services } from '../impl/context.js';
 import { checkSession } from '../impl/session.js';
 import { completeTask, createTask, failTask } from '../impl/task.js';
@@ -13,6 +14,13 @@ import type { Ty } from '../model/types.js';
 import { NULL_REF, t } from '../model/types.js';
 import { encodeValue } from '../rpc/xml.js';
 import { hasAsync, listMethodNames, type Method } from './methods.js';
+
+/**
+ * The signal of every synchronous call: only tasks can be cancelled, so nothing ever aborts it.
+ * One shared instance instead of an AbortController per call; code must only read `aborted`
+ * (a listener added per call would pile up here).
+ */
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 export type CallOutcome =
   { ok: true; ty: Ty; value: unknown; bare: boolean } | { ok: false; error: string[] };
@@ -60,13 +68,22 @@ export class Pipeline {
       session = params[0] as string;
       checkSession(this.svc, session);
     }
+    // Reads are most calls, and they need neither an operation ref nor a logger: both are made on
+    // first use. The getters are own enumerable properties, so a spread copy still carries them.
+    const svc = this.svc;
+    let opRef: string | undefined;
+    let log: Logger | undefined;
     return {
-      svc: this.svc,
+      svc,
       session,
       task: undefined,
-      opRef: newRef(this.svc.random),
-      signal: new AbortController().signal,
-      log: this.svc.log.child({ call: name }),
+      get opRef() {
+        return (opRef ??= newRef(svc.random));
+      },
+      signal: NEVER_ABORTED,
+      get log() {
+        return (log ??= svc.log.child({ call: name }));
+      },
     };
   }
 
@@ -108,7 +125,14 @@ export class Pipeline {
     const task = createTask(ctx, `Async.${method.name}`, '');
     const abort = new AbortController();
     this.svc.taskAborts.set(task, abort);
-    const taskCtx: Ctx = { ...ctx, task, opRef: task, signal: abort.signal };
+    const taskCtx: Ctx = {
+      svc: ctx.svc,
+      session: ctx.session,
+      task,
+      opRef: task,
+      signal: abort.signal,
+      log: ctx.log,
+    };
     // The task records the outcome; the caller polls or watches events for it.
     void (async () => {
       try {

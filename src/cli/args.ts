@@ -90,6 +90,9 @@ function tokenize(
       into.set(a.slice(0, eq), a.slice(eq + 1));
     } else if (allowCommand && command === undefined) {
       command = a;
+    } else if (command === 'help') {
+      // `xe help vm-start`: the command to describe.
+      into.set(a, 'true');
     } else {
       throw new UsageError(`Syntax error: ${a} (expected name=value)`);
     }

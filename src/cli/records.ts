@@ -26,9 +26,15 @@ export function apiFieldName(def: ClassDef, cli: string): string | undefined {
   return Object.keys(def.fields).find((k) => k.toLowerCase() === f.toLowerCase());
 }
 
+/** Whether xe can change the field: RW fields, and fields with an explicit set_<field> message. */
+export function settable(def: ClassDef, field: string): boolean {
+  return def.fields[field]?.qualifier === 'RW' || def.messages[`set_${field}`] !== undefined;
+}
+
 /** The suffix xe prints after a key: ( RO) ( RW) (MRO) (MRW) (SRO) (SRW). */
-export function qualifierTag(f: FieldDef): string {
-  const rw = f.qualifier === 'RW' ? 'RW' : 'RO';
+export function qualifierTag(def: ClassDef, field: string): string {
+  const f = def.fields[field] as FieldDef;
+  const rw = settable(def, field) ? 'RW' : 'RO';
   if (f.ty.kind === 'map') return `(M${rw})`;
   if (f.ty.kind === 'set') return `(S${rw})`;
   return `( ${rw})`;
@@ -92,7 +98,7 @@ export async function formatValue(ty: Ty, v: unknown, refs: RefResolver): Promis
     case 'bool':
       return v === true ? 'true' : 'false';
     case 'float':
-      return Number(v).toString();
+      return Number(v).toFixed(3);
     default:
       return String(v);
   }
@@ -122,7 +128,7 @@ export async function recordFields(
   return Promise.all(
     names.map(async (f) => {
       const fd = def.fields[f] as FieldDef;
-      return { key: `${cliFieldName(f)} ${qualifierTag(fd)}`, value: await formatValue(fd.ty, rec[f], refs) };
+      return { key: `${cliFieldName(f)} ${qualifierTag(def, f)}`, value: await formatValue(fd.ty, rec[f], refs) };
     }),
   );
 }

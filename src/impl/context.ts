@@ -20,6 +20,23 @@ export interface Services {
   readonly config: ServiceConfig;
   /** Aborts in-flight asynchronous work by task ref (task.cancel). */
   readonly taskAborts: Map<string, AbortController>;
+  /** SR types this host can open, and the factory that opens one from its PBD's device_config. */
+  readonly storageTypes: readonly string[];
+  openStorage(type: string, deviceConfig: Record<string, string>): StorageDriver;
+  /** Host-local settings that are not pool data (xapi's local.db). */
+  readonly localState: LocalState;
+  /** Stops or restarts this host's daemon after the current reply is sent. */
+  readonly power: HostPower;
+}
+
+export interface LocalState {
+  get(key: string): string | undefined;
+  put(key: string, value: string): void;
+}
+
+export interface HostPower {
+  shutdown(): void;
+  reboot(): void;
 }
 
 export interface ServiceConfig {

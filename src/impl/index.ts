@@ -4,17 +4,9 @@ import type { Handlers } from '../model/define.js';
 import type { Classes } from '../model/index.js';
 import type { Ctx } from './context.js';
 import * as ev from './event.js';
-import {
-  createMessage,
-  createSimple,
-  destroyMessage,
-  destroySimple,
-  messagesSince,
-  plugPbd,
-  serverTime,
-  supportedSrTypes,
-  unplugPbd,
-} from './misc.js';
+import * as hostOps from './host/host.js';
+import { createMessage, createSimple, destroyMessage, destroySimple, messagesSince, serverTime } from './misc.js';
+import * as srOps from './storage/sr.js';
 import { createNetwork, destroyNetwork } from './network/network.js';
 import { loginWithPassword, logout } from './session.js';
 import { copyVdi, createVdi, destroyVdiRecordAndFile, resizeVdi, scanSr } from './storage/vdi.js';
@@ -27,12 +19,14 @@ import {
   createVm,
   destroyVm,
   provisionVm,
+  setMemory,
   setMemoryLimits,
+  setVcpus,
 } from './vm/create.js';
 import * as dev from './vm/devices.js';
 import * as life from './vm/lifecycle.js';
 import { checkOperation } from './vm/operations.js';
-import { read } from './util.js';
+import { read, setField } from './util.js';
 
 export const handlers: Handlers<Ctx, Classes> = {
   session: {
@@ -60,6 +54,13 @@ export const handlers: Handlers<Ctx, Classes> = {
   },
   pool: {},
   host: {
+    enable: (ctx, host) => hostOps.enableHost(ctx, host),
+    disable: (ctx, host, autoEnable) => hostOps.disableHost(ctx, host, autoEnable),
+    evacuate: (ctx, host) => hostOps.evacuateHost(ctx, host),
+    shutdown: (ctx, host) => hostOps.shutdownHost(ctx, host),
+    reboot: (ctx, host) => hostOps.rebootHost(ctx, host),
+    compute_free_memory: (ctx, host) => hostOps.computeFreeMemory(ctx, host),
+    is_in_emergency_mode: () => false,
     get_servertime: (ctx, host) => serverTime(ctx, host),
     get_server_localtime: (ctx, host) => serverTime(ctx, host),
   },
@@ -92,6 +93,14 @@ export const handlers: Handlers<Ctx, Classes> = {
     },
     set_memory_limits: (ctx, self, smin, smax, dmin, dmax) =>
       setMemoryLimits(ctx, self, smin, smax, dmin, dmax),
+    set_VCPUs_max: (ctx, self, v) => setVcpus(ctx, self, 'VCPUs_max', v),
+    set_VCPUs_at_startup: (ctx, self, v) => setVcpus(ctx, self, 'VCPUs_at_startup', v),
+    set_memory_static_max: (ctx, self, v) => setMemory(ctx, self, () => ({ memory_static_max: v })),
+    set_memory_static_min: (ctx, self, v) => setMemory(ctx, self, () => ({ memory_static_min: v })),
+    set_memory_dynamic_max: (ctx, self, v) => setMemory(ctx, self, () => ({ memory_dynamic_max: v })),
+    set_memory_dynamic_min: (ctx, self, v) => setMemory(ctx, self, () => ({ memory_dynamic_min: v })),
+    set_memory: (ctx, self, v) =>
+      setMemory(ctx, self, () => ({ memory_static_max: v, memory_dynamic_max: v, memory_dynamic_min: v })),
   },
   VM_metrics: {},
   VM_guest_metrics: {},
@@ -107,10 +116,18 @@ export const handlers: Handlers<Ctx, Classes> = {
   },
   PIF: {},
   SR: {
+    set_name_label: (ctx, self, v) => setField(ctx, 'SR', self, 'name_label', v),
+    set_name_description: (ctx, self, v) => setField(ctx, 'SR', self, 'name_description', v),
+    create: (ctx, host, dc, size, name, descr, type, content, shared, sm) => srOps.createSr(ctx, host, dc, size, name, descr, type, content, shared, sm),
+    introduce: (ctx, uuid, name, descr, type, content, shared, sm) => srOps.introduceSr(ctx, uuid, name, descr, type, content, shared, sm),
+    forget: (ctx, sr) => srOps.forgetSr(ctx, sr),
+    destroy: (ctx, sr) => srOps.destroySr(ctx, sr),
     scan: (ctx, sr) => scanSr(ctx, sr),
-    get_supported_types: () => supportedSrTypes(),
+    get_supported_types: (ctx) => [...ctx.svc.storageTypes],
   },
   VDI: {
+    set_name_label: (ctx, self, v) => setField(ctx, 'VDI', self, 'name_label', v),
+    set_name_description: (ctx, self, v) => setField(ctx, 'VDI', self, 'name_description', v),
     create: (ctx, args) => createVdi(ctx, args),
     destroy: (ctx, self) => destroyVdiRecordAndFile(ctx, self),
     clone: (ctx, vdi) => copyVdi(ctx, vdi, 'OpaqueRef:NULL'),
@@ -127,8 +144,10 @@ export const handlers: Handlers<Ctx, Classes> = {
     insert: (ctx, vbd, vdi) => dev.insertVbd(ctx, vbd, vdi),
   },
   PBD: {
-    plug: (ctx, self) => plugPbd(ctx, self),
-    unplug: (ctx, self) => unplugPbd(ctx, self),
+    create: (ctx, args) => srOps.createPbd(ctx, args),
+    destroy: (ctx, self) => srOps.destroyPbd(ctx, self),
+    plug: (ctx, self) => srOps.plugPbd(ctx, self),
+    unplug: (ctx, self) => srOps.unplugPbd(ctx, self),
   },
   console: {
     create: (ctx, args) => createSimple('console', ctx, args),

@@ -1,5 +1,4 @@
-// Small classes: messages (alerts), secrets, consoles, host clock queries and SR/PBD plumbing.
-import { ApiError } from '../model/errors.js';
+// Small classes: messages (alerts), secrets, consoles and host clock queries.
 import type { Rec } from '../model/index.js';
 import { NULL_REF } from '../model/types.js';
 import { limits } from '../base/limits.js';
@@ -58,25 +57,3 @@ export function serverTime(ctx: Ctx, host: string): string {
   return now(ctx);
 }
 
-export function supportedSrTypes(): string[] {
-  return ['ext'];
-}
-
-export function plugPbd(ctx: Ctx, pbd: string): void {
-  const rec = read(ctx, 'PBD', pbd);
-  if (rec.host !== ctx.svc.hostRef)
-    throw new ApiError('OPERATION_NOT_ALLOWED', ['PBD belongs to another host']);
-  if (!ctx.svc.storage.has(rec.SR)) throw new ApiError('SR_HAS_NO_PBDS', [rec.SR]);
-  ctx.svc.db.transact((tx) => tx.update('PBD', pbd, { currently_attached: true }));
-}
-
-export function unplugPbd(ctx: Ctx, pbd: string): void {
-  const rec = read(ctx, 'PBD', pbd);
-  for (const v of read(ctx, 'SR', rec.SR).VDIs) {
-    for (const vbd of read(ctx, 'VDI', v).VBDs) {
-      if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true)
-        throw new ApiError('VDI_IN_USE', [v, 'unplug']);
-    }
-  }
-  ctx.svc.db.transact((tx) => tx.update('PBD', pbd, { currently_attached: false }));
-}

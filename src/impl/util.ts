@@ -30,3 +30,9 @@ export function now(ctx: Ctx): string {
 export function asRec(r: object): AnyRec {
   return r as AnyRec;
 }
+
+/** A plain checked write of one field (explicit setters with no further rules). */
+export function setField(ctx: Ctx, cls: ClassName, ref: string, field: string, value: unknown): void {
+  read(ctx, cls, ref);
+  ctx.svc.db.transact((tx) => tx.update(cls, ref, { [field]: value }));
+}

@@ -3,6 +3,7 @@
 import type { ErrorCode } from './errors.js';
 import type { Role } from './roles.js';
 import type { Ty, TsOf } from './types.js';
+import { t } from './types.js';
 
 export type Qualifier = 'RW' | 'StaticRO' | 'DynamicRO';
 
@@ -76,6 +77,20 @@ export function message<const P extends readonly ParamDef[], R extends Ty>(def: 
     sessionless: false,
     ...def,
   };
+}
+
+/**
+ * An explicit `set_<field>` for a field xapi declares StaticRO but lets callers change through a
+ * checked setter (SR.set_name_label, VM.set_VCPUs_max …). xe shows such fields as RW.
+ */
+export function setter<C extends string, T extends Ty>(cls: C, fieldName: string, ty: T, doc: string, roles: Role = 'vm-admin', async = false) {
+  return message({
+    params: [param('self', t.ref(cls), `The ${cls}`), param('value', ty, `The new value of ${fieldName}`)] as const,
+    result: t.void,
+    doc,
+    roles,
+    async,
+  });
 }
 
 export interface ClassDef<

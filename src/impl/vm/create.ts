@@ -204,9 +204,7 @@ export function parseDisks(xml: string): DiskRecipe[] {
 export function provisionVm(ctx: Ctx, vm: string): Promise<void> {
   return withVmOp(ctx, vm, 'provision', async (rec) => {
     if (!rec.is_a_template) throw new ApiError('PROVISION_ONLY_ALLOWED_ON_TEMPLATE', []);
-    const recipe = rec.other_config.disks;
-    if (recipe === undefined) return;
-    for (const d of parseDisks(recipe)) {
+    for (const d of parseDisks(rec.other_config.disks ?? '')) {
       const sr = d.sr === '' ? defaultSr(ctx) : (ctx.svc.db.refByUuid('SR', d.sr) ?? NULL_REF);
       const vdi = await createVdi(ctx, {
         name_label: `${rec.name_label} ${d.device}`,
@@ -225,6 +223,8 @@ export function provisionVm(ctx: Ctx, vm: string): Promise<void> {
           mode: 'RW',
           type: 'Disk',
           empty: false,
+          // "owner" marks disks that vm-uninstall destroys with the VM (xapi's installer sets it too).
+          other_config: { owner: '' },
           allowed_operations: ['attach'],
         }),
       );
@@ -233,7 +233,8 @@ export function provisionVm(ctx: Ctx, vm: string): Promise<void> {
       const cur = tx.get('VM', vm) as VM;
       const other = { ...cur.other_config };
       delete other.disks;
-      tx.update('VM', vm, { other_config: other });
+      // As in xapi, provisioning turns the template into a VM (xe vm-install relies on it).
+      tx.update('VM', vm, { other_config: other, is_a_template: false });
     });
   });
 }
@@ -276,5 +277,35 @@ export function setMemoryLimits(
   checkMemory(m);
   return withVmOp(ctx, vm, 'changing_memory_limits', async () => {
     ctx.svc.db.transact((tx) => tx.update('VM', vm, m));
+  });
+}
+
+/** The memory fields together, for the explicit setters that change one or more of them. */
+type Memory = Pick<VM, 'memory_static_min' | 'memory_static_max' | 'memory_dynamic_min' | 'memory_dynamic_max'>;
+
+/** Sets memory fields of a halted VM after checking the constraint on the result. */
+export function setMemory(ctx: Ctx, vm: string, change: (m: Memory) => Partial<Memory>): Promise<void> {
+  const rec = read(ctx, 'VM', vm);
+  const cur: Memory = {
+    memory_static_min: rec.memory_static_min,
+    memory_static_max: rec.memory_static_max,
+    memory_dynamic_min: rec.memory_dynamic_min,
+    memory_dynamic_max: rec.memory_dynamic_max,
+  };
+  const next = { ...cur, ...change(cur) };
+  for (const [k, v] of Object.entries(next)) if (v < 0) throw new ApiError('INVALID_VALUE', [k, String(v)]);
+  checkMemory(next);
+  return withVmOp(ctx, vm, 'changing_memory_limits', async () => {
+    ctx.svc.db.transact((tx) => tx.update('VM', vm, next));
+  });
+}
+
+/** VM.set_VCPUs_max / set_VCPUs_at_startup on a halted VM, keeping 1 ≤ at_startup ≤ max. */
+export function setVcpus(ctx: Ctx, vm: string, field: 'VCPUs_max' | 'VCPUs_at_startup', value: number): Promise<void> {
+  const rec = read(ctx, 'VM', vm);
+  const next = { VCPUs_max: rec.VCPUs_max, VCPUs_at_startup: rec.VCPUs_at_startup, [field]: value };
+  checkVcpus(next.VCPUs_max, next.VCPUs_at_startup);
+  return withVmOp(ctx, vm, 'changing_VCPUs', async () => {
+    ctx.svc.db.transact((tx) => tx.update('VM', vm, { [field]: value }));
   });
 }

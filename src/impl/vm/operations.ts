@@ -1,7 +1,7 @@
 // Which VM operations are allowed in which state (xapi_vm_lifecycle.ml), as pure functions of the
 // record: used to check a call before it runs and to keep `allowed_operations` right after every
 // change. Checks run in xapi's order: blocked_operations, power state, concurrent operations.
-import { ApiError } from '../../model/errors.js';
+import { ApiError, type ErrorCode } from '../../model/errors.js';
 
 export type PowerState = 'Halted' | 'Paused' | 'Running' | 'Suspended';
 
@@ -60,9 +60,10 @@ const notForTemplates = new Set([
   'checkpoint',
 ]);
 
+const copying = new Set(['clone', 'copy', 'export']);
+
 /** Pairs that may run at the same time (xapi: clone/copy/export together; snapshots; hard ops). */
 function compatible(op: string, running: string): boolean {
-  const copying = new Set(['clone', 'copy', 'export']);
   if (copying.has(op) && copying.has(running)) return true;
   if (op === 'hard_shutdown') return running !== 'hard_shutdown';
   if (op === 'hard_reboot') return running !== 'hard_shutdown' && running !== 'hard_reboot';
@@ -78,27 +79,45 @@ interface VmView {
   current_operations: Record<string, string>;
 }
 
-/** The reason `op` may not start now, as an ApiError, or undefined when it may. */
-export function checkOperation(ref: string, vm: VmView, op: string): ApiError | undefined {
+/** Why an operation may not start: an error code and its parameters, not yet an ApiError. */
+export type Refusal = readonly [code: ErrorCode, params: readonly string[]];
+
+const CONTROL_DOMAIN: Refusal = [
+  'OPERATION_NOT_ALLOWED',
+  ['This operation is not allowed on the control domain.'],
+];
+
+/**
+ * The reason `op` may not start now, or undefined when it may. Plain data: allowed_operations
+ * probes every operation on every VM change, and an ApiError (with its stack trace) for each
+ * refused probe cost more than the rest of a VM.create.
+ */
+export function operationRefusal(ref: string, vm: VmView, op: string): Refusal | undefined {
   const blocked = vm.blocked_operations[op];
-  if (blocked !== undefined) return new ApiError('OPERATION_BLOCKED', [ref, blocked]);
+  if (blocked !== undefined) return ['OPERATION_BLOCKED', [ref, blocked]];
   if (vm.is_control_domain && op !== 'assert_operation_valid' && op !== 'metadata_export') {
-    return new ApiError('OPERATION_NOT_ALLOWED', ['This operation is not allowed on the control domain.']);
+    return CONTROL_DOMAIN;
   }
-  if (vm.is_a_template && notForTemplates.has(op)) return new ApiError('VM_IS_TEMPLATE', [ref]);
+  if (vm.is_a_template && notForTemplates.has(op)) return ['VM_IS_TEMPLATE', [ref]];
   const states = allowedPowerStates[op] ?? [];
   if (!states.includes(vm.power_state as PowerState)) {
-    return new ApiError('VM_BAD_POWER_STATE', [
-      ref,
-      states.map((s) => s.toLowerCase()).join(', '),
-      vm.power_state.toLowerCase(),
-    ]);
+    return [
+      'VM_BAD_POWER_STATE',
+      [ref, states.map((s) => s.toLowerCase()).join(', '), vm.power_state.toLowerCase()],
+    ];
   }
-  for (const [opRef, running] of Object.entries(vm.current_operations)) {
-    if (!compatible(op, running))
-      return new ApiError('OTHER_OPERATION_IN_PROGRESS', ['VM', ref, running, opRef]);
+  for (const opRef in vm.current_operations) {
+    const running = vm.current_operations[opRef];
+    if (running !== undefined && !compatible(op, running))
+      return ['OTHER_OPERATION_IN_PROGRESS', ['VM', ref, running, opRef]];
   }
   return undefined;
+}
+
+/** The reason `op` may not start now, as an ApiError, or undefined when it may. */
+export function checkOperation(ref: string, vm: VmView, op: string): ApiError | undefined {
+  const r = operationRefusal(ref, vm, op);
+  return r === undefined ? undefined : new ApiError(r[0], r[1]);
 }
 
 /** The operations list shown in `allowed_operations` (only the ones clients act on). */
@@ -128,5 +147,5 @@ const advertised = [
 ] as const;
 
 export function vmAllowedOperations(ref: string, vm: VmView): string[] {
-  return advertised.filter((op) => checkOperation(ref, vm, op) === undefined);
+  return advertised.filter((op) => operationRefusal(ref, vm, op) === undefined);
 }

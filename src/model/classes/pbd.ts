@@ -24,6 +24,21 @@ export const PBD = defineClass({
     other_config: field(stringMap, 'RW', 'additional configuration', { default: {} }),
   },
   messages: {
+    create: message({
+      params: [param('args', t.record('PBD'), 'All constructor arguments')],
+      result: t.ref('PBD'),
+      doc: 'Create a new PBD instance, and return its handle.',
+      roles: 'pool-operator',
+      async: true,
+    }),
+    destroy: message({
+      params: [param('self', t.ref('PBD'), 'reference to the object')],
+      result: t.void,
+      doc: 'Destroy the specified PBD instance.',
+      errors: ['DEVICE_ALREADY_ATTACHED'],
+      roles: 'pool-operator',
+      async: true,
+    }),
     plug: message({
       params: [param('self', t.ref('PBD'), 'The PBD to activate')],
       result: t.void,

@@ -1,5 +1,5 @@
 // SR: a storage repository (xapi datamodel.ml `SR`).
-import { defineClass, field, message, param } from '../define.js';
+import { defineClass, field, message, param, setter } from '../define.js';
 import { NULL_REF, stringMap, t } from '../types.js';
 
 export const storageOperations = t.enumOf('storage_operations', [
@@ -104,11 +104,62 @@ export const SR = defineClass({
     }),
   },
   messages: {
+    set_name_label: setter('SR', 'name_label', t.string, 'Set the name label of the SR', 'vm-admin'),
+    set_name_description: setter('SR', 'name_description', t.string, 'Set the name description of the SR', 'vm-admin'),
     get_supported_types: message({
       params: [],
       result: t.set(t.string),
       doc: 'Return a set of all the SR types supported by the system',
       roles: 'read-only',
+    }),
+    create: message({
+      params: [
+        param('host', t.ref('host'), 'The host to create/make the SR on'),
+        param('device_config', stringMap, 'The device config string that will be passed to backend SR driver'),
+        param('physical_size', t.int, 'The physical size of the new storage repository'),
+        param('name_label', t.string, 'The name of the new storage repository'),
+        param('name_description', t.string, 'The description of the new storage repository'),
+        param('type', t.string, 'The type of the SR; used to specify the SR backend driver to use'),
+        param('content_type', t.string, 'The type of the new SRs content, if required (e.g. ISOs)'),
+        param('shared', t.bool, 'True if the SR (is capable of) being shared by multiple hosts'),
+        param('sm_config', stringMap, 'Storage backend specific configuration options', { default: {} }),
+      ],
+      result: t.ref('SR'),
+      doc: 'Create a new Storage Repository and introduce it into the managed system, creating both SR record and PBD record to attach it to current host (with specified device_config parameters)',
+      errors: ['SR_UNKNOWN_DRIVER'],
+      roles: 'pool-operator',
+      async: true,
+    }),
+    introduce: message({
+      params: [
+        param('uuid', t.string, 'The uuid assigned to the introduced SR'),
+        param('name_label', t.string, 'The name of the new storage repository'),
+        param('name_description', t.string, 'The description of the new storage repository'),
+        param('type', t.string, 'The type of the SR; used to specify the SR backend driver to use'),
+        param('content_type', t.string, 'The type of the new SRs content, if required (e.g. ISOs)'),
+        param('shared', t.bool, 'True if the SR (is capable of) being shared by multiple hosts', { default: false }),
+        param('sm_config', stringMap, 'Storage backend specific configuration options', { default: {} }),
+      ],
+      result: t.ref('SR'),
+      doc: 'Introduce a new Storage Repository into the managed system',
+      roles: 'pool-operator',
+      async: true,
+    }),
+    forget: message({
+      params: [param('sr', t.ref('SR'), 'The SR to forget.')],
+      result: t.void,
+      doc: 'Removing specified SR-record from database, without attempting to remove SR from disk',
+      errors: ['SR_HAS_PBD'],
+      roles: 'pool-operator',
+      async: true,
+    }),
+    destroy: message({
+      params: [param('sr', t.ref('SR'), 'The SR to destroy')],
+      result: t.void,
+      doc: 'Destroy specified SR, removing SR-record from database and remove SR from disk. (In order to affect this operation the appropriate device_config is read from the specified SR\'s PBD on current host)',
+      errors: ['SR_HAS_PBD'],
+      roles: 'pool-operator',
+      async: true,
     }),
     scan: message({
       params: [param('sr', t.ref('SR'), 'The SR to scan')],

@@ -1,5 +1,5 @@
 // VDI: a virtual disk image in an SR (xapi datamodel.ml `VDI`).
-import { defineClass, field, message, param } from '../define.js';
+import { defineClass, field, message, param, setter } from '../define.js';
 import { NULL_DATE, NULL_REF, stringMap, t } from '../types.js';
 
 export const vdiOperations = t.enumOf('vdi_operations', [
@@ -128,6 +128,8 @@ export const VDI = defineClass({
     }),
   },
   messages: {
+    set_name_label: setter('VDI', 'name_label', t.string, 'Set the name label of the VDI', 'vm-admin'),
+    set_name_description: setter('VDI', 'name_description', t.string, 'Set the name description of the VDI', 'vm-admin'),
     create: message({
       params: [param('args', t.record('VDI'), 'All constructor arguments')],
       result: t.ref('VDI'),

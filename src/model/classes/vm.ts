@@ -1,5 +1,5 @@
 // VM: a virtual machine, template or snapshot (xapi datamodel_vm.ml).
-import { defineClass, field, message, param } from '../define.js';
+import { defineClass, field, message, param, setter } from '../define.js';
 import { NULL_DATE, NULL_REF, stringMap, t } from '../types.js';
 import { updateGuidances } from './host.js';
 
@@ -642,6 +642,13 @@ export const VM = defineClass({
       roles: 'read-only',
       async: true,
     }),
+    set_VCPUs_max: setter('VM', 'VCPUs_max', t.int, 'Set the maximum number of VCPUs for a halted VM'),
+    set_VCPUs_at_startup: setter('VM', 'VCPUs_at_startup', t.int, 'Set the number of startup VCPUs for a halted VM'),
+    set_memory_static_max: setter('VM', 'memory_static_max', t.int, 'Set the value of the memory_static_max field', 'vm-power-admin'),
+    set_memory_static_min: setter('VM', 'memory_static_min', t.int, 'Set the value of the memory_static_min field', 'vm-power-admin'),
+    set_memory_dynamic_max: setter('VM', 'memory_dynamic_max', t.int, 'Set the value of the memory_dynamic_max field', 'vm-power-admin'),
+    set_memory_dynamic_min: setter('VM', 'memory_dynamic_min', t.int, 'Set the value of the memory_dynamic_min field', 'vm-power-admin'),
+    set_memory: setter('VM', 'memory', t.int, 'Set the memory allocation of this VM. Sets all of memory_static_max, memory_dynamic_min, and memory_dynamic_max to the given value, and leaves memory_static_min untouched.', 'vm-power-admin'),
     set_memory_limits: message({
       params: [
         param('self', t.ref('VM'), 'The VM'),
