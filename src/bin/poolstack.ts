@@ -3,7 +3,7 @@
 // (a second start reuses it); `gen-docs` regenerates docs/api from the model.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateApiDocs } from '../model/derive/docs.js';
@@ -81,11 +81,15 @@ async function demo(): Promise<void> {
   else
     console.log('  password : the one printed when the pool was created (delete demo-pool/ to start over)');
   console.log('');
+  const pw = password ?? 'PASSWORD';
   console.log('Try it:');
+  console.log(`  node dist/src/bin/xe.js -s ${address} -p ${port} -pw ${pw} vm-list`);
   console.log(
-    `  curl -s http://${address}:${httpPort}/jsonrpc -d '{"jsonrpc":"2.0","id":1,"method":"session.login_with_password","params":["root","${password ?? 'PASSWORD'}"]}'`,
+    `  node dist/src/bin/xe.js -s ${address} -p ${port} -pw ${pw} vm-install template="Debian Bookworm 12" new-name-label=web01`,
   );
-  console.log(`  npx xen-api http://${address}:${httpPort} root ${password ?? 'PASSWORD'}`);
+  console.log(
+    `  curl -s http://${address}:${httpPort}/jsonrpc -d '{"jsonrpc":"2.0","id":1,"method":"session.login_with_password","params":["root","${pw}"]}'`,
+  );
   console.log('');
   console.log('Ctrl-C stops the pool cleanly.');
   const stop = () => child.kill('SIGTERM');
@@ -95,14 +99,24 @@ async function demo(): Promise<void> {
   console.log('demo pool stopped.');
 }
 
-const cmd = process.argv[2];
-const run =
-  cmd === 'demo'
-    ? demo()
-    : cmd === 'gen-docs'
-      ? Promise.resolve(genDocs())
-      : Promise.reject(new Error('usage: poolstack demo | gen-docs'));
-run.catch((e: unknown) => {
+/** Installs xe's bash completion (default /etc/bash_completion.d/xe). */
+function installCompletion(target = '/etc/bash_completion.d/xe'): void {
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(join(root, 'contrib', 'bash-completion', 'xe'), target);
+  console.log(`installed ${target}; open a new shell (or: source ${target})`);
+}
+
+const commands: Record<string, () => Promise<void>> = {
+  demo,
+  'gen-docs': async () => genDocs(),
+  'install-completion': async () => installCompletion(process.argv[3]),
+};
+const run = commands[process.argv[2] ?? ''];
+if (run === undefined) {
+  console.error('usage: poolstack demo | gen-docs | install-completion [FILE]');
+  process.exit(2);
+}
+run().catch((e: unknown) => {
   console.error(`poolstack: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });
