@@ -106,13 +106,16 @@ function macFrom(random: Random): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join(':');
 }
 
-/** SR types this host can open: 'ext', a directory on this host (device-config:path). */
-const storageTypes = ['ext'];
+/**
+ * SR types this host can open: 'ext', the host's local directory SR (device-config:path), and
+ * 'file', a directory SR named by device-config:location (XenServer's file SR).
+ */
+const storageTypes = ['ext', 'file'];
 
 function openStorage(type: string, deviceConfig: Record<string, string>): StorageDriver {
-  const path = deviceConfig.path;
-  if (!storageTypes.includes(type) || path === undefined) throw new Error(`cannot open SR type ${type}`);
-  return new FileSr({ dir: path, type });
+  const dir = type === 'file' ? deviceConfig.location : type === 'ext' ? deviceConfig.path : undefined;
+  if (dir === undefined || dir === '') throw new Error(`cannot open SR type ${type} without a directory`);
+  return new FileSr({ dir, type });
 }
 
 /** Storage drivers for the SRs whose PBD on this host is attached. */

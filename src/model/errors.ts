@@ -66,7 +66,6 @@ export const errors = {
     "You attempted an operation on a VM that was not in an appropriate power state at the time; for example, you attempted to start a VM that was already running. The parameters returned are the VM's handle, and the expected and actual VM state at the time of the call.",
   ),
   VM_IS_TEMPLATE: e(['vm'], 'The operation attempted is not valid for a template VM'),
-  VM_IS_CONTROL_DOMAIN: e(['vm'], 'The operation attempted is not valid for the control domain.'),
   VM_NO_EMPTY_CD_VBD: e(['vm'], 'The VM has no empty CD drive (VBD).'),
   VM_HAS_VBDS: e(['vm'], 'The VM still has attached disks.'),
   VM_REQUIRES_SR: e(
@@ -112,7 +111,6 @@ export const errors = {
     ['vdi', 'operation'],
     'This operation cannot be performed because this VDI is in use by some other operation',
   ),
-  VDI_READ_ONLY: e(['vdi'], 'The operation required write access but this VDI is read-only'),
   VDI_MISSING: e(
     ['sr', 'vdi'],
     'This operation cannot be performed because the specified VDI could not be found on the storage substrate',
@@ -139,7 +137,6 @@ export const errors = {
     ['feature'],
     'This operation is not allowed because your license lacks a needed feature.',
   ),
-  NOT_IMPLEMENTED: e(['function'], 'The function is not implemented'),
   CANNOT_DESTROY_SYSTEM_NETWORK: e(
     ['network'],
     'You tried to destroy a system network: these cannot be destroyed.',

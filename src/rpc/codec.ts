@@ -31,6 +31,14 @@ export type ObjectBuilder = (
 export interface Plan {
   readonly fields: readonly FieldPlan[];
   readonly build: ObjectBuilder;
+  /**
+   * Encoded text of whole records of this class, keyed by the record object. Sound because the DB
+   * never mutates a stored record: every commit stores a new object (copy-on-write, see db.ts),
+   * so an object's encoding never changes and a replaced record's entry dies with it. Only
+   * `record` values (class records) use these; structs are built fresh per reply.
+   */
+  readonly jsonText: WeakMap<object, string>;
+  readonly xmlText: WeakMap<object, string>;
 }
 
 const classPlans = new WeakMap<ClassDef, Plan>();
@@ -77,7 +85,12 @@ function makePlan(fields: Iterable<[string, Ty]>): Plan {
       jsonKey: `${JSON.stringify(name)}:`,
     });
   }
-  return { fields: out, build: compileBuilder(out.map((f) => f.name)) };
+  return {
+    fields: out,
+    build: compileBuilder(out.map((f) => f.name)),
+    jsonText: new WeakMap(),
+    xmlText: new WeakMap(),
+  };
 }
 
 /** The fields of a record or struct type in declaration order, with their compiled builder. */

@@ -8,9 +8,9 @@ import type { Socket } from 'node:net';
 import { limits } from '../base/limits.js';
 import type { Logger } from '../base/log.js';
 import type { Ty } from '../model/types.js';
-import { encodeJsonFailure, encodeJsonSuccess, parseJsonRpcRequest } from './json.js';
+import { encodeJsonFailure, encodeJsonSuccessParts, parseJsonRpcRequest } from './json.js';
 import { MalformedRequest } from './errors.js';
-import { encodeBare, encodeFailure, encodeSuccess, parseMethodCall } from './xml.js';
+import { encodeBareParts, encodeFailure, encodeSuccessParts, parseMethodCall } from './xml.js';
 
 export type CallOutcome =
   { ok: true; ty: Ty; value: unknown; bare: boolean } | { ok: false; error: string[] };
@@ -56,6 +56,52 @@ function readBody(req: http.IncomingMessage): Promise<string> {
 function send(res: http.ServerResponse, status: number, type: string, body: string): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...corsHeaders });
   res.end(body);
+}
+
+/** Replies up to this many characters are joined and sent whole, with Content-Length. */
+const STREAM_ABOVE_CHARS = 256 * 1024;
+/** Larger replies go out as chunks of about this many characters, each encoded to a Buffer once. */
+const STREAM_CHUNK_CHARS = 256 * 1024;
+
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/**
+ * Sends a 200 reply given as pieces. A large reply (get_all_records: tens of MB, mostly cached
+ * record texts) is never joined into one string: it goes out with chunked transfer encoding, a
+ * few hundred KB per write, waiting for the socket to drain in between, so no copy of the whole
+ * reply is built, there is no byte-count pass over it, and other calls are served in between.
+ */
+async function sendParts(res: http.ServerResponse, type: string, parts: readonly string[]): Promise<void> {
+  let chars = 0;
+  for (const p of parts) chars += p.length;
+  if (chars <= STREAM_ABOVE_CHARS) {
+    send(res, 200, type, parts.join(''));
+    return;
+  }
+  res.writeHead(200, { 'Content-Type': type, ...corsHeaders });
+  let batch: string[] = [];
+  let size = 0;
+  for (const p of parts) {
+    batch.push(p);
+    size += p.length;
+    if (size < STREAM_CHUNK_CHARS) continue;
+    const more = res.write(Buffer.from(batch.join(''), 'utf8'));
+    batch = [];
+    size = 0;
+    if (!more) await drained(res);
+    if (res.destroyed) return; // the client went away
+  }
+  res.end(size > 0 ? Buffer.from(batch.join(''), 'utf8') : undefined);
 }
 
 function errorPage(res: http.ServerResponse, status: number, title: string): void {
@@ -154,10 +200,12 @@ export class ApiHttpServer {
       throw e;
     }
     const out = await this.dispatch(call.method, call.params);
-    const text = out.ok
-      ? encodeJsonSuccess(call.version, call.id, out.ty, out.value)
-      : encodeJsonFailure(call.version, call.id, out.error[0] ?? 'INTERNAL_ERROR', out.error.slice(1));
-    send(res, 200, 'application/json', text);
+    if (!out.ok) {
+      const text = encodeJsonFailure(call.version, call.id, out.error[0] ?? 'INTERNAL_ERROR', out.error.slice(1));
+      send(res, 200, 'application/json', text);
+      return;
+    }
+    await sendParts(res, 'application/json', encodeJsonSuccessParts(call.version, call.id, out.ty, out.value));
   }
 
   private async xml(body: string, res: http.ServerResponse): Promise<void> {
@@ -169,11 +217,11 @@ export class ApiHttpServer {
       throw e;
     }
     const out = await this.dispatch(call.method, call.params);
-    const text = !out.ok
-      ? encodeFailure(out.error[0] ?? 'INTERNAL_ERROR', out.error.slice(1))
-      : out.bare
-        ? encodeBare(out.ty, out.value)
-        : encodeSuccess(out.ty, out.value);
-    send(res, 200, 'text/xml', text);
+    if (!out.ok) {
+      send(res, 200, 'text/xml', encodeFailure(out.error[0] ?? 'INTERNAL_ERROR', out.error.slice(1)));
+      return;
+    }
+    const parts = out.bare ? encodeBareParts(out.ty, out.value) : encodeSuccessParts(out.ty, out.value);
+    await sendParts(res, 'text/xml', parts);
   }
 }

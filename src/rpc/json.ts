@@ -257,8 +257,8 @@ export function writeJson(ty: Ty, value: unknown, resolve: Resolve = defaultReso
   }
 }
 
-/** The result's JSON text: the fast native path, or exact text when an int64 needs it. */
-function resultText(ty: Ty, value: unknown, resolve: Resolve): string {
+/** JSON text of a value that holds no records: the fast native path, or exact text when an int64 needs it. */
+function leafText(ty: Ty, value: unknown, resolve: Resolve): string {
   try {
     return JSON.stringify(project(ty, value, resolve, true));
   } catch (e) {
@@ -267,7 +267,123 @@ function resultText(ty: Ty, value: unknown, resolve: Resolve): string {
   }
 }
 
+/** JSON text of one class record, cached per record object (see `Plan.jsonText`). */
+function recordText(ty: RecordTy, value: unknown, resolve: Resolve): string {
+  const plan = planOf(ty, resolve);
+  const obj = objectOf(value, 'record');
+  let text = plan.jsonText.get(obj);
+  if (text === undefined) {
+    text = leafText(ty, obj, resolve);
+    plan.jsonText.set(obj, text);
+  }
+  return text;
+}
+
+const mayHoldRecordMemo = new WeakMap<Ty, boolean>();
+
+/** Whether a value of `ty` can contain a class record (dynamic values might). */
+function mayHoldRecord(ty: Ty): boolean {
+  switch (ty.kind) {
+    case 'record':
+    case 'dynamic':
+      return true;
+    case 'set':
+      return mayHoldRecord(ty.of);
+    case 'map':
+      return mayHoldRecord(ty.value);
+    case 'struct': {
+      let m = mayHoldRecordMemo.get(ty);
+      if (m === undefined) {
+        m = Object.values(ty.fields).some(mayHoldRecord);
+        mayHoldRecordMemo.set(ty, m);
+      }
+      return m;
+    }
+    default:
+      return false;
+  }
+}
+
+/**
+ * Appends the JSON text of `value` to `out` in pieces. Records come from the per-record cache;
+ * containers around them are written here; everything else goes through `leafText`. The pieces
+ * join to exactly what `leafText` would print for the whole value: `JSON.stringify` of the
+ * projection and `writeJson` print the same bytes wherever both apply, and the int64 fallback is
+ * taken per record instead of per reply.
+ */
+function writeParts(ty: Ty, value: unknown, resolve: Resolve, out: string[]): void {
+  if (!mayHoldRecord(ty)) {
+    out.push(leafText(ty, value, resolve));
+    return;
+  }
+  switch (ty.kind) {
+    case 'record':
+      out.push(recordText(ty, value, resolve));
+      return;
+    case 'set': {
+      out.push('[');
+      let sep = '';
+      for (const x of arrayOf(value)) {
+        if (sep !== '') out.push(sep);
+        writeParts(ty.of, x, resolve, out);
+        sep = ',';
+      }
+      out.push(']');
+      return;
+    }
+    case 'map': {
+      const obj = objectOf(value, 'map');
+      let sep = '{';
+      for (const k of Object.keys(obj)) {
+        out.push(sep + JSON.stringify(k) + ':');
+        writeParts(ty.value, obj[k], resolve, out);
+        sep = ',';
+      }
+      out.push(sep === '{' ? '{}' : '}');
+      return;
+    }
+    case 'struct': {
+      const obj = objectOf(value, 'struct');
+      let sep = '{';
+      for (const f of fieldsOf(ty, resolve)) {
+        const x = obj[f.name];
+        out.push(sep + f.jsonKey);
+        writeParts(f.ty, x === undefined ? f.zero : x, resolve, out);
+        sep = ',';
+      }
+      out.push(sep === '{' ? '{}' : '}');
+      return;
+    }
+    case 'dynamic': {
+      const typed = typedOf(value);
+      if (typed === undefined) out.push('""');
+      else writeParts(typed.ty, typed.value, resolve, out);
+      return;
+    }
+    default:
+      out.push(leafText(ty, value, resolve));
+  }
+}
+
 // ---- envelopes (ocaml-rpc json_of_response; xapi api_server.ml error objects) ----
+
+/**
+ * The success envelope as pieces that join to the reply: large results (get_all_records) are
+ * mostly cached record texts, which the HTTP server writes out without building one big string.
+ */
+export function encodeJsonSuccessParts(
+  version: JsonRpcVersion,
+  id: string | number,
+  ty: Ty,
+  value: unknown,
+  resolve: Resolve = defaultResolve,
+): string[] {
+  const out = [version === '2.0' ? '{"jsonrpc":"2.0","result":' : '{"result":'];
+  writeParts(ty, value, resolve, out);
+  const idText = JSON.stringify(id);
+  out.push(version === '2.0' ? `,"id":${idText}}` : `,"error":null,"id":${idText}}`);
+  return out;
+}
 
 export function encodeJsonSuccess(
   version: JsonRpcVersion,
@@ -276,11 +392,7 @@ export function encodeJsonSuccess(
   value: unknown,
   resolve: Resolve = defaultResolve,
 ): string {
-  const result = resultText(ty, value, resolve);
-  const idText = JSON.stringify(id);
-  return version === '2.0'
-    ? `{"jsonrpc":"2.0","result":${result},"id":${idText}}`
-    : `{"result":${result},"error":null,"id":${idText}}`;
+  return encodeJsonSuccessParts(version, id, ty, value, resolve).join('');
 }
 
 /** xapi's v2 error code is always 1 (`error_code_lit`): some clients read 0 as success. */

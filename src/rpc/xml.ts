@@ -12,12 +12,12 @@ import {
   arrayOf,
   defaultResolve,
   escapeXml,
-  fieldsOf,
   floatOf,
   formatG,
   intText,
   isObject,
   objectOf,
+  planOf,
   stringOf,
   typedOf,
 } from './codec.js';
@@ -247,15 +247,33 @@ function writeMap(valueTy: Ty, v: unknown, resolve: Resolve, out: string[]): voi
 }
 
 function writeFields(ty: RecordTy | StructTy, v: unknown, resolve: Resolve, out: string[]): void {
+  const { fields, xmlText } = planOf(ty, resolve);
   const obj = objectOf(v, ty.kind);
-  out.push('<value><struct>');
-  for (const f of fieldsOf(ty, resolve)) {
-    const x = obj[f.name];
-    out.push(f.xmlHead);
-    writeValue(f.ty, x === undefined ? f.zero : x, resolve, out);
-    out.push('</member>');
+  // A class record's text is cached per record object (see `Plan.xmlText`); get_all_records and
+  // event snapshots then cost one push per record once the cache is warm.
+  let cached: string[] | undefined;
+  if (ty.kind === 'record') {
+    const text = xmlText.get(obj);
+    if (text !== undefined) {
+      out.push(text);
+      return;
+    }
+    cached = [];
   }
-  out.push('</struct></value>');
+  const into = cached ?? out;
+  into.push('<value><struct>');
+  for (const f of fields) {
+    const x = obj[f.name];
+    into.push(f.xmlHead);
+    writeValue(f.ty, x === undefined ? f.zero : x, resolve, into);
+    into.push('</member>');
+  }
+  into.push('</struct></value>');
+  if (cached !== undefined) {
+    const text = cached.join('');
+    xmlText.set(obj, text);
+    out.push(text);
+  }
 }
 
 function writeValue(ty: Ty, value: unknown, resolve: Resolve, out: string[]): void {
@@ -313,14 +331,19 @@ const HEAD = '<?xml version="1.0"?><methodResponse><params><param>';
 const TAIL = '</param></params></methodResponse>';
 const STRING: Ty = { kind: 'string' };
 
-export function encodeSuccess(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+/** The success envelope as pieces that join to the reply (the HTTP server streams large ones). */
+export function encodeSuccessParts(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string[] {
   const out = [
     HEAD,
     '<value><struct><member><name>Status</name><value>Success</value></member><member><name>Value</name>',
   ];
   writeValue(ty, value, resolve, out);
   out.push('</member></struct></value>', TAIL);
-  return out.join('');
+  return out;
+}
+
+export function encodeSuccess(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  return encodeSuccessParts(ty, value, resolve).join('');
 }
 
 export function encodeFailure(code: string, params: readonly string[]): string {
@@ -336,11 +359,15 @@ export function encodeFailure(code: string, params: readonly string[]): string {
 }
 
 /** A response without the Status envelope: xapi answers system.listMethods this way. */
-export function encodeBare(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+export function encodeBareParts(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string[] {
   const out = [HEAD];
   writeValue(ty, value, resolve, out);
   out.push(TAIL);
-  return out.join('');
+  return out;
+}
+
+export function encodeBare(ty: Ty, value: unknown, resolve: Resolve = defaultResolve): string {
+  return encodeBareParts(ty, value, resolve).join('');
 }
 
 // ---- untyped encoding for our own client, shaped like npm xen-api's requests ----

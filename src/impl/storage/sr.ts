@@ -40,7 +40,8 @@ export async function createSr(
 ): Promise<string> {
   read(ctx, 'host', host);
   assertType(ctx, type);
-  if (deviceConfig.path === undefined || deviceConfig.path === '') throw new ApiError('INVALID_VALUE', ['device_config:path', '']);
+  const key = type === 'file' ? 'location' : 'path';
+  if (deviceConfig[key] === undefined || deviceConfig[key] === '') throw new ApiError('INVALID_VALUE', [`device_config:${key}`, '']);
   // Open it first: a bad path must fail before any record exists.
   await ctx.svc.openStorage(type, deviceConfig).attach();
   const sr = identity(ctx);
