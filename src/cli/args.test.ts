@@ -6,9 +6,21 @@ import { parseArgs, parseRcFile, serverUrl, splitExtraArgs, UsageError } from '.
 
 describe('xe args', () => {
   it('splits parameters, flags and map parameters', () => {
-    const a = parseArgs(['vm-param-set', 'uuid=u', 'other-config:k=a=b', '--force', '--minimal'], undefined, new Map());
+    const a = parseArgs(
+      ['vm-param-set', 'uuid=u', 'other-config:k=a=b', '--force', '--minimal'],
+      undefined,
+      new Map(),
+    );
     assert.equal(a.command, 'vm-param-set');
-    assert.deepEqual([...a.params], [['uuid', 'u'], ['other-config:k', 'a=b'], ['force', 'true'], ['minimal', 'true']]);
+    assert.deepEqual(
+      [...a.params],
+      [
+        ['uuid', 'u'],
+        ['other-config:k', 'a=b'],
+        ['force', 'true'],
+        ['minimal', 'true'],
+      ],
+    );
     assert.equal(a.minimal, true);
   });
 
@@ -16,10 +28,17 @@ describe('xe args', () => {
     const d = parseArgs(['vm-list'], undefined, new Map());
     assert.equal(serverUrl(d.connection), 'https://127.0.0.1:443');
     assert.equal(d.connection.username, 'root');
-    const a = parseArgs(['vm-list', '-s', 'h', '-p', '8443', '-u', 'admin', '-pw', 'x', '--nossl'], undefined, new Map());
+    const a = parseArgs(
+      ['vm-list', '-s', 'h', '-p', '8443', '-u', 'admin', '-pw', 'x', '--nossl'],
+      undefined,
+      new Map(),
+    );
     assert.equal(serverUrl(a.connection), 'http://h:8443');
     assert.deepEqual([a.connection.username, a.connection.password], ['admin', 'x']);
-    assert.equal(serverUrl(parseArgs(['vm-list', '--nossl'], undefined, new Map()).connection), 'http://127.0.0.1:80');
+    assert.equal(
+      serverUrl(parseArgs(['vm-list', '--nossl'], undefined, new Map()).connection),
+      'http://127.0.0.1:80',
+    );
     assert.equal(a.params.has('nossl'), false, 'connection settings are not command parameters');
   });
 
@@ -42,6 +61,9 @@ describe('xe args', () => {
   });
 
   it('treats bare words after help as commands to describe', () => {
-    assert.deepEqual([...parseArgs(['help', 'vm-start'], undefined, new Map()).params], [['vm-start', 'true']]);
+    assert.deepEqual(
+      [...parseArgs(['help', 'vm-start'], undefined, new Map()).params],
+      [['vm-start', 'true']],
+    );
   });
 });

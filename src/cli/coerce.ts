@@ -22,7 +22,8 @@ export async function coerceCli(ctx: CliCtx, ty: Ty, text: string, name: string)
       return text;
     }
     case 'float':
-      if (!Number.isFinite(Number(text)) || text.trim() === '') throw new CliError(`Parameter ${name} must be a floating-point number`);
+      if (!Number.isFinite(Number(text)) || text.trim() === '')
+        throw new CliError(`Parameter ${name} must be a floating-point number`);
       return Number(text);
     case 'bool': {
       const t = text.toLowerCase();
@@ -32,7 +33,10 @@ export async function coerceCli(ctx: CliCtx, ty: Ty, text: string, name: string)
     }
     case 'enum': {
       const hit = ty.values.find((v) => v.toLowerCase() === text.toLowerCase());
-      if (hit === undefined) throw new CliError(`Invalid value for ${name}: '${text}'; expected one of ${ty.values.map((v) => v.toLowerCase()).join(', ')}`);
+      if (hit === undefined)
+        throw new CliError(
+          `Invalid value for ${name}: '${text}'; expected one of ${ty.values.map((v) => v.toLowerCase()).join(', ')}`,
+        );
       return hit;
     }
     case 'ref':

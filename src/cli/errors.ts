@@ -6,7 +6,8 @@ import { XapiCallError, type XapiClient } from '../rpc/client.js';
 
 /** Known error parameter names that hold a reference, and the class they refer to. */
 function refClass(param: string, code: string, params: readonly string[]): string | undefined {
-  const byName = classDef(param) ?? classDef(param.toUpperCase()) ?? (param === 'vm' ? classDef('VM') : undefined);
+  const byName =
+    classDef(param) ?? classDef(param.toUpperCase()) ?? (param === 'vm' ? classDef('VM') : undefined);
   if (byName !== undefined) return byName.name;
   if (code === 'HANDLE_INVALID' && param === 'handle') return params[0];
   return undefined;
@@ -46,4 +47,3 @@ export async function formatApiError(api: XapiClient | undefined, e: XapiCallErr
   }
   return lines.join('\n') + '\n';
 }
-

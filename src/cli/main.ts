@@ -19,17 +19,22 @@ export interface Environment {
 }
 
 function checkRequired(cmd: Command, params: Map<string, string>): void {
-  for (const p of cmd.reqd) if (!params.has(p)) throw new CliError(`Required parameter not found: ${p}`, true);
+  for (const p of cmd.reqd)
+    if (!params.has(p)) throw new CliError(`Required parameter not found: ${p}`, true);
 }
 
 async function connect(args: ParsedArgs, envr: Environment): Promise<XapiClient> {
-  const password = args.passwordFile !== undefined ? envr.readFile(args.passwordFile).split('\n')[0] ?? '' : args.connection.password;
+  const password =
+    args.passwordFile !== undefined
+      ? (envr.readFile(args.passwordFile).split('\n')[0] ?? '')
+      : args.connection.password;
   const api = new XapiClient(serverUrl(args.connection), { rejectUnauthorized: false });
   try {
     await api.login(args.connection.username, password);
   } catch (e) {
     api.close();
-    if (e instanceof XapiCallError && e.code === 'SESSION_AUTHENTICATION_FAILED') throw new CliError('Authentication failed', true);
+    if (e instanceof XapiCallError && e.code === 'SESSION_AUTHENTICATION_FAILED')
+      throw new CliError('Authentication failed', true);
     throw e;
   }
   return api;
@@ -40,7 +45,10 @@ export async function runXe(envr: Environment): Promise<number> {
   const { io } = envr;
   let api: XapiClient | undefined;
   try {
-    const rc = envr.rcText === undefined ? new Map<string, string>() : (await import('./args.js')).parseRcFile(envr.rcText);
+    const rc =
+      envr.rcText === undefined
+        ? new Map<string, string>()
+        : (await import('./args.js')).parseRcFile(envr.rcText);
     const args = parseArgs(envr.argv, envr.env.XE_EXTRA_ARGS, rc);
     const table = commandTable();
     if (args.command === '' || args.command === 'help') {
@@ -50,7 +58,9 @@ export async function runXe(envr: Environment): Promise<number> {
     const cmd = table.get(args.command);
     if (cmd === undefined) {
       const near = suggest(args.command, [...table.keys()]);
-      io.err(`Unknown command: ${args.command}\n${near === undefined ? '' : `Did you mean: ${near}?\n`}For usage run: 'xe help'\n`);
+      io.err(
+        `Unknown command: ${args.command}\n${near === undefined ? '' : `Did you mean: ${near}?\n`}For usage run: 'xe help'\n`,
+      );
       return 1;
     }
     checkRequired(cmd, args.params);
@@ -64,7 +74,10 @@ export async function runXe(envr: Environment): Promise<number> {
       params: args.params,
       minimal: args.minimal,
       signal: envr.signal,
-      refs: new RefResolver((cls) => client.callSession(`${cls}.get_all_records`) as Promise<Record<string, Record<string, unknown>>>),
+      refs: new RefResolver(
+        (cls) =>
+          client.callSession(`${cls}.get_all_records`) as Promise<Record<string, Record<string, unknown>>>,
+      ),
       call: (method, ...a) => client.callSession(method, ...a),
     };
     await cmd.run(ctx);
@@ -73,9 +86,11 @@ export async function runXe(envr: Environment): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof CliError) {
-      if (!e.reported) io.err(`${e.usageHint ? e.message : `Error: ${e.message}`}\n${e.usageHint ? "For usage run: 'xe help'\n" : ''}`);
-    }
-    else if (e instanceof UsageError) io.err(`${e.message}\n`);
+      if (!e.reported)
+        io.err(
+          `${e.usageHint ? e.message : `Error: ${e.message}`}\n${e.usageHint ? "For usage run: 'xe help'\n" : ''}`,
+        );
+    } else if (e instanceof UsageError) io.err(`${e.message}\n`);
     else if (e instanceof XapiCallError) io.err(await formatApiError(api, e));
     else if (e instanceof Error && 'code' in e && (e as { code: unknown }).code === 'ECONNREFUSED') {
       io.err(`Error: Connection refused calling connect()\n`);

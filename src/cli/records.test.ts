@@ -16,7 +16,10 @@ describe('xe records', () => {
       { key: 'name-label ( RW)', value: 'web01' },
       { key: 'power-state ( RO)', value: 'running' },
     ]);
-    assert.equal(text, 'uuid ( RO)           : u\n     name-label ( RW): web01\n    power-state ( RO): running\n');
+    assert.equal(
+      text,
+      'uuid ( RO)           : u\n     name-label ( RW): web01\n    power-state ( RO): running\n',
+    );
   });
 
   it('marks fields RO/RW and maps/sets', () => {
@@ -34,7 +37,12 @@ describe('xe records', () => {
     assert.equal(await formatValue(t.ref('host'), NULL_REF, refs), '<not in database>');
     assert.equal(await formatValue(t.map(t.string, t.string), { a: '1', b: '2' }, refs), 'a: 1; b: 2');
     assert.equal(await formatValue(t.set(t.string), ['x', 'y'], refs), 'x; y');
-    assert.equal(await formatValue(t.enumOf('p', ['Running']), 'Running', refs), 'running');
+    assert.equal(await formatValue(t.enumOf('vm_power_state', ['Running']), 'Running', refs), 'running');
+    assert.equal(
+      await formatValue(t.enumOf('vbd_mode', ['RO', 'RW']), 'RW', refs),
+      'RW',
+      'other enums keep their wire name',
+    );
     assert.equal(await formatValue(t.float, 0.5, refs), '0.500');
     assert.equal(minimalJoin(['a,b', 'c\\d']), 'a\\,b,c\\\\d');
   });

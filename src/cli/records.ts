@@ -14,12 +14,71 @@ export function cliClassName(cls: string): string {
   return cls.toLowerCase().replace(/_/g, '-');
 }
 
-/** xe names fields with hyphens: name_label → name-label, default_SR → default-SR. */
-export function cliFieldName(field: string): string {
-  return field.replace(/_/g, '-');
+/** Fields whose xe name is not the API name with hyphens (records.ml); per class. */
+const nameExceptions: Record<string, Record<string, string>> = {
+  VM: {
+    suspend_VDI: 'suspend-VDI-uuid',
+    suspend_SR: 'suspend-SR-uuid',
+    consoles: 'console-uuids',
+    last_booted_record: 'last-boot-record',
+    domid: 'dom-id',
+    VTPMs: 'vtpms',
+  },
+  host: {
+    suspend_image_sr: 'suspend-image-sr-uuid',
+    crash_dump_sr: 'crash-dump-sr-uuid',
+    cpu_info: 'cpu_info',
+    guest_VCPUs_params: 'guest_VCPUs_params',
+    control_domain: 'control-domain-uuid',
+    resident_VMs: 'resident-vms',
+    iscsi_iqn: 'iscsi_iqn',
+  },
+  pool: { cpu_info: 'cpu_info' },
+  VDI: { SR: 'sr-uuid', VBDs: 'vbd-uuids', crash_dumps: 'crashdump-uuids' },
+  VBD: {
+    VM: 'vm-uuid',
+    VDI: 'vdi-uuid',
+    qos_algorithm_type: 'qos_algorithm_type',
+    qos_algorithm_params: 'qos_algorithm_params',
+    qos_supported_algorithms: 'qos_supported_algorithms',
+  },
+  PBD: { host: 'host-uuid', SR: 'sr-uuid' },
+  network: { VIFs: 'VIF-uuids', PIFs: 'PIF-uuids' },
+  PIF: {
+    VLAN_master_of: 'vlan-master-of',
+    VLAN_slave_of: 'vlan-slave-of',
+    network: 'network-uuid',
+    host: 'host-uuid',
+    ip_configuration_mode: 'IP-configuration-mode',
+    ipv6_configuration_mode: 'IPv6-configuration-mode',
+    ipv6_gateway: 'IPv6-gateway',
+  },
+  VIF: {
+    VM: 'vm-uuid',
+    network: 'network-uuid',
+    qos_algorithm_type: 'qos_algorithm_type',
+    qos_algorithm_params: 'qos_algorithm_params',
+    qos_supported_algorithms: 'qos_supported_algorithms',
+  },
+  task: {
+    subtask_of: 'subtask_of',
+    error_info: 'error_info',
+    allowed_operations: 'allowed_operations',
+    current_operations: 'current_operations',
+  },
+  message: { cls: 'class' },
+  host_cpu: { host: 'host-uuid' },
+  console: { VM: 'vm-uuid' },
+};
+
+/** xe names fields with hyphens: name_label → name-label, default_SR → default-SR (plus records.ml's exceptions). */
+export function cliFieldName(field: string, cls?: string): string {
+  return (cls === undefined ? undefined : nameExceptions[cls]?.[field]) ?? field.replace(/_/g, '-');
 }
 
 export function apiFieldName(def: ClassDef, cli: string): string | undefined {
+  const renamed = Object.entries(nameExceptions[def.name] ?? {}).find(([, c]) => c === cli)?.[0];
+  if (renamed !== undefined) return renamed;
   const f = cli.replace(/-/g, '_');
   if (def.fields[f] !== undefined) return f;
   // xe matches parameter names case-insensitively for a few legacy spellings (VCPUs-max, vcpus-max).
@@ -46,6 +105,30 @@ export function cliFieldOrder(def: ClassDef): string[] {
   return [...first, ...Object.keys(def.fields).filter((f) => !first.includes(f))];
 }
 
+/** A field xe computes rather than reads (records.ml); printed ( RO) right after `after`. */
+export interface ComputedField {
+  readonly name: string;
+  readonly after: string;
+  get(rec: Record<string, unknown>, refs: RefResolver): Promise<string>;
+}
+
+export const computedFields: Record<string, readonly ComputedField[]> = {
+  // sr-list's `host`: the name of the one host the SR is plugged into, or <shared>.
+  SR: [
+    {
+      name: 'host',
+      after: 'name_description',
+      get: async (rec, refs) => {
+        const pbds = (rec.PBDs as string[] | undefined) ?? [];
+        if (pbds.length > 1) return '<shared>';
+        const pbd = pbds[0] === undefined ? undefined : (await refs.records('PBD')).get(pbds[0]);
+        const host = pbd === undefined ? undefined : (await refs.records('host')).get(String(pbd.host));
+        return typeof host?.name_label === 'string' ? host.name_label : NOT_IN_DATABASE;
+      },
+    },
+  ],
+};
+
 /** Maps references to uuids, fetching each class's records at most once. */
 export class RefResolver {
   private readonly byClass = new Map<string, Promise<Map<string, Record<string, unknown>>>>();
@@ -71,16 +154,56 @@ export class RefResolver {
   }
 }
 
-/** One value as xe prints it. */
-export async function formatValue(ty: Ty, v: unknown, refs: RefResolver): Promise<string> {
+/**
+ * Enums print as their API wire name, except these (records.ml / record_util.ml): power-state in
+ * lower case, and a few with their own words.
+ */
+const enumWords: Record<string, (v: string) => string> = {
+  vm_power_state: (v) => v.toLowerCase(),
+  on_normal_exit: (v) => ({ destroy: 'Destroy', restart: 'Restart' })[v] ?? v,
+  on_crash_behaviour: (v) =>
+    ({
+      destroy: 'Destroy',
+      coredump_and_destroy: 'Core dump and destroy',
+      restart: 'Restart',
+      coredump_and_restart: 'Core dump and restart',
+      preserve: 'Preserve',
+      rename_restart: 'Rename restart',
+    })[v] ?? v,
+  on_softreboot_behavior: (v) =>
+    ({ destroy: 'Destroy', restart: 'Restart', preserve: 'Preserve', soft_reboot: 'Soft reboot' })[v] ?? v,
+  domain_type: (v) => v.replace(/_/g, '-'),
+  vdi_type: (v) =>
+    ({
+      system: 'System',
+      user: 'User',
+      ephemeral: 'Ephemeral',
+      suspend: 'Suspend',
+      crashdump: 'Crashdump',
+      ha_statefile: 'HA statefile',
+      metadata: 'Metadata',
+      redo_log: 'Redo log',
+      rrd: 'rrd',
+      pvs_cache: 'PVS cache',
+      cbt_metadata: 'CBT metadata',
+    })[v] ?? v,
+  console_protocol: (v) => v.toUpperCase(),
+  task_allowed_operations: (v) => ({ cancel: 'Cancel', destroy: 'Destroy' })[v] ?? v,
+};
+
+/** Set fields xe joins with ", " rather than "; " (tags everywhere, a few legacy fields). */
+const commaSets = new Set(['tags', 'patches', 'updates', 'ntp_custom_servers', 'purpose']);
+
+/** One value as xe prints it; `field` (the API field name) picks the few per-field renderings. */
+export async function formatValue(ty: Ty, v: unknown, refs: RefResolver, field?: string): Promise<string> {
   switch (ty.kind) {
     case 'ref':
       return refs.uuid(ty.cls, String(v));
     case 'enum':
-      return String(v).toLowerCase();
+      return (enumWords[ty.name] ?? String)(String(v));
     case 'set': {
       const items = await Promise.all((v as unknown[]).map((x) => formatValue(ty.of, x, refs)));
-      return items.join('; ');
+      return items.join(field !== undefined && commaSets.has(field) ? ', ' : '; ');
     }
     case 'map': {
       const parts: string[] = [];
@@ -89,7 +212,7 @@ export async function formatValue(ty: Ty, v: unknown, refs: RefResolver): Promis
           ty.key.kind === 'ref'
             ? await refs.uuid(ty.key.cls, k)
             : ty.key.kind === 'enum'
-              ? k.toLowerCase()
+              ? await formatValue(ty.key, k, refs)
               : k;
         parts.push(`${key}: ${await formatValue(ty.value, x, refs)}`);
       }
@@ -124,11 +247,21 @@ export async function recordFields(
   refs: RefResolver,
   only?: readonly string[],
 ): Promise<PrintedField[]> {
-  const names = cliFieldOrder(def).filter((f) => only === undefined || only.includes(f));
+  const computed = computedFields[def.name] ?? [];
+  const order = cliFieldOrder(def).flatMap((f) => [
+    f,
+    ...computed.filter((c) => c.after === f).map((c) => c.name),
+  ]);
+  const names = order.filter((f) => only === undefined || only.includes(f));
   return Promise.all(
     names.map(async (f) => {
+      const c = def.fields[f] === undefined ? computed.find((x) => x.name === f) : undefined;
+      if (c !== undefined) return { key: `${c.name} ( RO)`, value: await c.get(rec, refs) };
       const fd = def.fields[f] as FieldDef;
-      return { key: `${cliFieldName(f)} ${qualifierTag(def, f)}`, value: await formatValue(fd.ty, rec[f], refs) };
+      return {
+        key: `${cliFieldName(f, def.name)} ${qualifierTag(def, f)}`,
+        value: await formatValue(fd.ty, rec[f], refs, f),
+      };
     }),
   );
 }

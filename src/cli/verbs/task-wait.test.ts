@@ -38,7 +38,8 @@ function fakeCtx(script: Script, isTty: boolean, signal = new AbortController().
         return { token: 'x', events: [] };
       }
       if (method === 'task.get_record') {
-        if (cancelled) return { status: 'cancelled', error_info: ['TASK_CANCELLED', 'OpaqueRef:task'], progress: 1 };
+        if (cancelled)
+          return { status: 'cancelled', error_info: ['TASK_CANCELLED', 'OpaqueRef:task'], progress: 1 };
         if (Date.now() - started < script.pendingMs) return { status: 'pending', progress: 0.5 };
         return { progress: 1, ...script.outcome };
       }
@@ -50,7 +51,10 @@ function fakeCtx(script: Script, isTty: boolean, signal = new AbortController().
 
 describe('runTask', () => {
   it('returns the decoded result and destroys the task, silently when quick', async () => {
-    const { ctx, calls, err } = fakeCtx({ pendingMs: 0, outcome: { status: 'success', result: '<value>OpaqueRef:vm</value>' } }, true);
+    const { ctx, calls, err } = fakeCtx(
+      { pendingMs: 0, outcome: { status: 'success', result: '<value>OpaqueRef:vm</value>' } },
+      true,
+    );
     assert.equal(await runTask(ctx, 'VM.clone', 'a', 'b'), 'OpaqueRef:vm');
     assert.deepEqual(calls.slice(0, 2), ['Async.VM.clone', 'task.get_record']);
     assert.ok(calls.includes('task.destroy'));
@@ -61,7 +65,10 @@ describe('runTask', () => {
     const slow: Script = { pendingMs: 1300, outcome: { status: 'success', result: '' } };
     const tty = fakeCtx(slow, true);
     await runTask(tty.ctx, 'VM.start', 'x');
-    assert.ok(tty.err.some((t) => t.includes('50%')), 'bar shown while pending');
+    assert.ok(
+      tty.err.some((t) => t.includes('50%')),
+      'bar shown while pending',
+    );
     assert.ok(tty.err.at(-1)?.includes('100%'));
     const piped = fakeCtx(slow, false);
     await runTask(piped.ctx, 'VM.start', 'x');
@@ -69,13 +76,26 @@ describe('runTask', () => {
   });
 
   it("raises the task's error", async () => {
-    const { ctx } = fakeCtx({ pendingMs: 0, outcome: { status: 'failure', error_info: ['VM_BAD_POWER_STATE', 'r', 'halted', 'running'] } }, false);
-    await assert.rejects(runTask(ctx, 'VM.start', 'r'), (e: XapiCallError) => e.code === 'VM_BAD_POWER_STATE' && e.params[2] === 'running');
+    const { ctx } = fakeCtx(
+      {
+        pendingMs: 0,
+        outcome: { status: 'failure', error_info: ['VM_BAD_POWER_STATE', 'r', 'halted', 'running'] },
+      },
+      false,
+    );
+    await assert.rejects(
+      runTask(ctx, 'VM.start', 'r'),
+      (e: XapiCallError) => e.code === 'VM_BAD_POWER_STATE' && e.params[2] === 'running',
+    );
   });
 
   it('cancels the task on Ctrl-C', async () => {
     const abort = new AbortController();
-    const { ctx, calls } = fakeCtx({ pendingMs: 60_000, outcome: { status: 'success', result: '' } }, false, abort.signal);
+    const { ctx, calls } = fakeCtx(
+      { pendingMs: 60_000, outcome: { status: 'success', result: '' } },
+      false,
+      abort.signal,
+    );
     setTimeout(() => abort.abort(), 100);
     await assert.rejects(runTask(ctx, 'VM.start', 'r'), (e: XapiCallError) => e.code === 'TASK_CANCELLED');
     assert.ok(calls.includes('task.cancel'));

@@ -10,7 +10,9 @@ const PROGRESS_AFTER_MS = 1000;
 function decodeResult(xml: string): unknown {
   if (xml === '') return '';
   // task.result is an XML-RPC <value> fragment: wrap it as a response to reuse the decoder.
-  const r = parseMethodResponse(`<?xml version="1.0"?><methodResponse><params><param>${xml}</param></params></methodResponse>`);
+  const r = parseMethodResponse(
+    `<?xml version="1.0"?><methodResponse><params><param>${xml}</param></params></methodResponse>`,
+  );
   return r.ok ? r.value : '';
 }
 

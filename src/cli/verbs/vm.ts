@@ -13,7 +13,19 @@ import { runTask } from './task-wait.js';
 type Rec = Record<string, unknown>;
 
 /** Parameters of VM verbs that are never record filters. */
-const notSelectors = new Set(['vm', 'force', 'multiple', 'minimal', 'on', 'paused', 'progress', 'new-name-label', 'new-name-description', 'sr-uuid', 'params']);
+const notSelectors = new Set([
+  'vm',
+  'force',
+  'multiple',
+  'minimal',
+  'on',
+  'paused',
+  'progress',
+  'new-name-label',
+  'new-name-description',
+  'sr-uuid',
+  'params',
+]);
 
 export interface SelectOptions {
   /** Parameters of this verb that are not filters. */
@@ -33,7 +45,8 @@ export async function selectVms(ctx: CliCtx, opts: SelectOptions = {}): Promise<
   const filters = new Map<string, string>();
   if (opts.includeControl !== true) filters.set('is-control-domain', 'false');
   if (opts.includeTemplates !== true) filters.set('is-a-template', 'false');
-  for (const [k, v] of ctx.params) if (!notSelectors.has(k) && !(opts.ignore ?? []).includes(k)) filters.set(k, v);
+  for (const [k, v] of ctx.params)
+    if (!notSelectors.has(k) && !(opts.ignore ?? []).includes(k)) filters.set(k, v);
   const vm = ctx.params.get('vm');
   let found = await select(ctx, 'VM', filters);
   if (vm !== undefined) found = found.filter(([, r]) => r.uuid === vm || r.name_label === vm);
@@ -51,7 +64,11 @@ export async function selectVms(ctx: CliCtx, opts: SelectOptions = {}): Promise<
  * Runs `op` on every selected VM; with several, failures are collected and reported on stdout as
  * `operation failed on <uuid>: <msg>` after the others ran, as xe does.
  */
-async function eachVm(ctx: CliCtx, op: (ref: string, rec: Rec) => Promise<void>, opts: SelectOptions = {}): Promise<void> {
+async function eachVm(
+  ctx: CliCtx,
+  op: (ref: string, rec: Rec) => Promise<void>,
+  opts: SelectOptions = {},
+): Promise<void> {
   const vms = await selectVms(ctx, opts);
   if (vms.length === 1) {
     const [ref, rec] = vms[0] as [string, Rec];
@@ -63,7 +80,12 @@ async function eachVm(ctx: CliCtx, op: (ref: string, rec: Rec) => Promise<void>,
     try {
       await op(ref, rec);
     } catch (e) {
-      const msg = e instanceof XapiCallError ? (await formatApiError(ctx.api, e)).trimEnd() : e instanceof Error ? e.message : String(e);
+      const msg =
+        e instanceof XapiCallError
+          ? (await formatApiError(ctx.api, e)).trimEnd()
+          : e instanceof Error
+            ? e.message
+            : String(e);
       failures.push(`operation failed on ${String(rec.uuid)}: ${msg}`);
     }
   }
@@ -79,7 +101,8 @@ function flag(ctx: CliCtx, name: string): boolean {
 
 async function hostRef(ctx: CliCtx, nameOrUuid: string): Promise<string> {
   const hosts = await ctx.refs.records('host');
-  for (const [ref, h] of hosts) if (h.uuid === nameOrUuid || h.name_label === nameOrUuid || h.hostname === nameOrUuid) return ref;
+  for (const [ref, h] of hosts)
+    if (h.uuid === nameOrUuid || h.name_label === nameOrUuid || h.hostname === nameOrUuid) return ref;
   throw new CliError(`No matching host found for '${nameOrUuid}'`);
 }
 
@@ -90,15 +113,27 @@ async function findTemplate(ctx: CliCtx): Promise<string> {
       throw new CliError('Cannot find template');
     })) as string;
   }
-  const name = ctx.params.get('template-name-label') ?? ctx.params.get('template-name') ?? ctx.params.get('template');
+  const name =
+    ctx.params.get('template-name-label') ?? ctx.params.get('template-name') ?? ctx.params.get('template');
   if (name === undefined) {
-    throw new CliError("Template must be specified by parameter 'template-uuid', 'template-name', 'template-name-label' or 'template'");
+    throw new CliError(
+      "Template must be specified by parameter 'template-uuid', 'template-name', 'template-name-label' or 'template'",
+    );
   }
   if (ctx.params.has('template')) {
     const ref = (await ctx.call('VM.get_by_uuid', name).catch(() => undefined)) as string | undefined;
     if (ref !== undefined) return ref;
   }
-  const tpls = (await select(ctx, 'VM', new Map([['is-a-template', 'true'], ['is-control-domain', 'false']]))).filter(([, r]) => r.name_label === name);
+  const tpls = (
+    await select(
+      ctx,
+      'VM',
+      new Map([
+        ['is-a-template', 'true'],
+        ['is-control-domain', 'false'],
+      ]),
+    )
+  ).filter(([, r]) => r.name_label === name);
   if (tpls.length === 0) throw new CliError('No templates matched');
   if (tpls.length > 1) throw new CliError('More than one matching template found');
   return (tpls[0] as [string, Rec])[0];
@@ -124,18 +159,30 @@ async function chosenSr(ctx: CliCtx): Promise<string | undefined> {
 /** vm-install: clone (or copy to the chosen SR) a template and provision its disks. */
 async function install(ctx: CliCtx): Promise<void> {
   const tpl = await findTemplate(ctx);
-  if ((await ctx.call('VM.get_is_a_template', tpl)) !== true) throw new CliError('Can only install from templates');
+  if ((await ctx.call('VM.get_is_a_template', tpl)) !== true)
+    throw new CliError('Can only install from templates');
   const name = required(ctx, 'new-name-label');
   const sr = await chosenSr(ctx);
-  const vm = (await (sr !== undefined ? runTask(ctx, 'VM.copy', tpl, name, sr) : runTask(ctx, 'VM.clone', tpl, name))) as string;
+  const vm = (await (sr !== undefined
+    ? runTask(ctx, 'VM.copy', tpl, name, sr)
+    : runTask(ctx, 'VM.clone', tpl, name))) as string;
   try {
     await ctx.call('VM.set_name_description', vm, 'Installed via xe CLI');
-    const srUuid = sr !== undefined ? ((await ctx.call('SR.get_uuid', sr)) as string) : await defaultSrUuid(ctx);
+    const srUuid =
+      sr !== undefined ? ((await ctx.call('SR.get_uuid', sr)) as string) : await defaultSrUuid(ctx);
     const other = (await ctx.call('VM.get_other_config', vm)) as Record<string, string>;
     if (other.disks !== undefined) {
-      if (srUuid === undefined) throw new CliError('Failed to find a valid default SR for the Pool. Please provide an sr-name-label or sr-uuid parameter.');
+      if (srUuid === undefined)
+        throw new CliError(
+          'Failed to find a valid default SR for the Pool. Please provide an sr-name-label or sr-uuid parameter.',
+        );
       await ctx.call('VM.remove_from_other_config', vm, 'disks');
-      await ctx.call('VM.add_to_other_config', vm, 'disks', other.disks.replace(/sr="[^"]*"/g, `sr="${srUuid}"`));
+      await ctx.call(
+        'VM.add_to_other_config',
+        vm,
+        'disks',
+        other.disks.replace(/sr="[^"]*"/g, `sr="${srUuid}"`),
+      );
     }
     await runTask(ctx, 'VM.provision', vm);
   } catch (e) {
@@ -236,13 +283,14 @@ async function uninstall(ctx: CliCtx): Promise<void> {
   const all: Doomed[] = [];
   for (const [ref, rec] of await selectVms(ctx)) {
     all.push(await doomed(ctx, ref, rec));
-    for (const snap of rec.snapshots as string[]) all.push(await doomed(ctx, snap, (await ctx.call('VM.get_record', snap)) as Rec));
+    for (const snap of rec.snapshots as string[])
+      all.push(await doomed(ctx, snap, (await ctx.call('VM.get_record', snap)) as Rec));
   }
   const lines = ['The following items are about to be destroyed'];
   for (const d of all) {
     lines.push(`VM : ${String(d.vm[1].uuid)} (${String(d.vm[1].name_label)})`);
     for (const [, v] of d.vdis) {
-      const shared = (v.VBDs as string[]).length >= 2 ? '  ** WARNING: disk is shared by other VMs' : '';
+      const shared = (v.VBDs as string[]).length >= 2 ? ' ** WARNING: disk is shared by other VMs' : '';
       lines.push(`VDI: ${String(v.uuid)} (${String(v.name_label)}) ${shared}`);
     }
   }
@@ -269,7 +317,9 @@ async function destroy(ctx: CliCtx): Promise<void> {
 
 async function resetPowerstate(ctx: CliCtx): Promise<void> {
   if (!flag(ctx, 'force')) {
-    throw new CliError('This operation is dangerous and may cause data loss. This operation must be forced (use --force).');
+    throw new CliError(
+      'This operation is dangerous and may cause data loss. This operation must be forced (use --force).',
+    );
   }
   await eachVm(ctx, async (ref) => {
     await ctx.call('VM.power_state_reset', ref);
@@ -280,22 +330,45 @@ async function diskAdd(ctx: CliCtx): Promise<void> {
   const bytes = parseSize(required(ctx, 'disk-size'));
   const device = required(ctx, 'device');
   const srUuid = ctx.params.get('sr-uuid') ?? (await defaultSrUuid(ctx));
-  if (srUuid === undefined) throw new CliError('No default Pool SR set; you must specify an SR on the commandline');
+  if (srUuid === undefined)
+    throw new CliError('No default Pool SR set; you must specify an SR on the commandline');
   const sr = (await ctx.call('SR.get_by_uuid', srUuid)) as string;
   await eachVm(
     ctx,
     async (ref, rec) => {
       const vdi = (await ctx.call('VDI.create', {
-        name_label: 'Created by xe', name_description: 'Created by xe', SR: sr, virtual_size: bytes, type: 'user',
-        sharable: false, read_only: false, other_config: {}, xenstore_data: {}, sm_config: { vmhint: String(rec.uuid) }, tags: [],
+        name_label: 'Created by xe',
+        name_description: 'Created by xe',
+        SR: sr,
+        virtual_size: bytes,
+        type: 'user',
+        sharable: false,
+        read_only: false,
+        other_config: {},
+        xenstore_data: {},
+        sm_config: { vmhint: String(rec.uuid) },
+        tags: [],
       })) as string;
-      const vbd = (await ctx.call('VBD.create', {
-        VM: ref, VDI: vdi, userdevice: device, bootable: false, mode: 'RW', type: 'Disk', unpluggable: true, empty: false,
-        qos_algorithm_type: '', qos_algorithm_params: {}, other_config: { owner: '' }, device: '', currently_attached: false,
-      }).catch(async (e: unknown) => {
-        await ctx.call('VDI.destroy', vdi).catch(() => undefined);
-        throw e;
-      })) as string;
+      const vbd = (await ctx
+        .call('VBD.create', {
+          VM: ref,
+          VDI: vdi,
+          userdevice: device,
+          bootable: false,
+          mode: 'RW',
+          type: 'Disk',
+          unpluggable: true,
+          empty: false,
+          qos_algorithm_type: '',
+          qos_algorithm_params: {},
+          other_config: { owner: '' },
+          device: '',
+          currently_attached: false,
+        })
+        .catch(async (e: unknown) => {
+          await ctx.call('VDI.destroy', vdi).catch(() => undefined);
+          throw e;
+        })) as string;
       // Hot-plug only matters for a running VM; xe ignores a refusal here.
       await ctx.call('VBD.plug', vbd).catch(() => undefined);
     },
@@ -316,7 +389,8 @@ async function printTable(ctx: CliCtx, cls: string, rec: Rec, defaults: string[]
   const d = classDef(cls);
   if (d === undefined) return '';
   const p = ctx.params.get('params');
-  const only = p === 'all' ? undefined : p !== undefined ? p.split(',').map((x) => x.replace(/-/g, '_')) : defaults;
+  const only =
+    p === 'all' ? undefined : p !== undefined ? p.split(',').map((x) => x.replace(/-/g, '_')) : defaults;
   return layoutRecord(await recordFields(d, rec, ctx.refs, only)) + '\n\n';
 }
 
@@ -329,7 +403,10 @@ async function diskList(ctx: CliCtx): Promise<void> {
       ctx.io.out(`Disk ${n} VBD:\n` + (await printTable(ctx, 'VBD', vbd, ['uuid', 'VM', 'userdevice'])));
       if (vbd.VDI !== NULL_REF) {
         const vdi = (await ctx.call('VDI.get_record', vbd.VDI)) as Rec;
-        ctx.io.out(`Disk ${n} VDI:\n` + (await printTable(ctx, 'VDI', vdi, ['uuid', 'name_label', 'SR', 'virtual_size'])));
+        ctx.io.out(
+          `Disk ${n} VDI:\n` +
+            (await printTable(ctx, 'VDI', vdi, ['uuid', 'name_label', 'SR', 'virtual_size'])),
+        );
       }
       n++;
     }
@@ -347,26 +424,138 @@ async function vifList(ctx: CliCtx): Promise<void> {
   }
 }
 
-const vmSel = ['vm', '<vm-selectors>'];
+// `vm=` is one of the selectors; xe's help lists only the placeholder.
+const vmSel = ['<vm-selectors>'];
 
 export function vmCommands(): Command[] {
   const std = { standard: true };
   return [
-    { name: 'vm-install', reqd: ['new-name-label'], optional: ['template', 'template-uuid', 'template-name-label', 'sr-name-label', 'sr-uuid'], help: "Install a new VM from a template. The template parameter can match either the template name or the uuid.", standard: true, run: install },
-    { name: 'vm-start', reqd: [], optional: ['force', 'on', 'paused', ...vmSel], help: 'Start the selected VM(s). Where pooling is enabled, the host on which to start can be specified with the \'on\' parameter that takes a uuid. The optional parameter \'--force\' will bypass any hardware-compatibility warnings.', ...std, run: start },
-    { name: 'vm-shutdown', reqd: [], optional: ['force', ...vmSel], help: 'Shutdown the selected VM(s). The optional argument --force will forcibly shut down the VM.', ...std, run: perVm('VM.clean_shutdown', { async: true, forced: 'VM.hard_shutdown' }) },
-    { name: 'vm-reboot', reqd: [], optional: ['force', ...vmSel], help: 'Reboot the selected VM(s).', ...std, run: perVm('VM.clean_reboot', { async: false, forced: 'VM.hard_reboot' }) },
-    { name: 'vm-suspend', reqd: [], optional: vmSel, help: 'Suspend the selected VM(s).', ...std, run: perVm('VM.suspend', { async: true }) },
-    { name: 'vm-resume', reqd: [], optional: ['force', 'on', ...vmSel], help: 'Resume the selected VM(s).', ...std, run: resume },
-    { name: 'vm-pause', reqd: [], optional: vmSel, help: 'Pause a running VM. Note this operation does not free the associated memory (see \'vm-suspend\').', ...std, run: perVm('VM.pause', { async: false }) },
-    { name: 'vm-unpause', reqd: [], optional: vmSel, help: 'Unpause a paused VM.', ...std, run: perVm('VM.unpause', { async: false }) },
-    { name: 'vm-clone', reqd: ['new-name-label'], optional: ['new-name-description', ...vmSel], help: 'Clone an existing VM, using storage-level fast disk clone operation where available.', ...std, run: cloneVms },
-    { name: 'vm-copy', reqd: ['new-name-label'], optional: ['new-name-description', 'sr-uuid', ...vmSel], help: 'Copy an existing VM, but without using storage-level fast disk clone operation (even if this is available). The disk images of the copied VM are guaranteed to be \'full images\' - that is, not part of a copy-on-write (CoW) chain.', ...std, run: copyVm },
-    { name: 'vm-uninstall', reqd: [], optional: ['force', ...vmSel], help: 'Uninstall a VM. This operation will destroy those VDIs that are marked RW and connected to this VM only. To simply destroy the VM record, use vm-destroy.', ...std, run: uninstall },
-    { name: 'vm-destroy', reqd: ['uuid'], optional: [], help: 'Destroy a VM. This operation leaves the VDIs associated with the VM intact. To delete them use vm-uninstall.', run: destroy },
-    { name: 'vm-reset-powerstate', reqd: [], optional: ['force', ...vmSel], help: 'Force the VM power state to halted in the management toolstack database only. This command is used to recover a VM that is marked as \'running\', but is known to be on a dead server host that will not recover. This is a potentially dangerous operation: you must ensure that the VM you are forcing to \'halted\' is definitely not running anywhere.', ...std, run: resetPowerstate },
-    { name: 'vm-disk-add', reqd: ['disk-size', 'device'], optional: ['sr-uuid', ...vmSel], help: 'Add a new disk to the selected VM(s). The device field should be an identifier of the form userdevice (0, 1, 2, …).', ...std, run: diskAdd },
-    { name: 'vm-disk-list', reqd: [], optional: ['vbd-params', 'vdi-params', ...vmSel], help: 'List the disks on the selected VM(s).', ...std, run: diskList },
-    { name: 'vm-vif-list', reqd: [], optional: vmSel, help: 'List the VIFs present on selected VM.', ...std, run: vifList },
+    {
+      name: 'vm-install',
+      reqd: ['new-name-label'],
+      optional: ['template', 'template-uuid', 'template-name-label', 'sr-name-label', 'sr-uuid'],
+      help: 'Install a new VM from a template. The template parameter can match either the template name or the uuid.',
+      standard: true,
+      run: install,
+    },
+    {
+      name: 'vm-start',
+      reqd: [],
+      optional: ['force', 'on', 'paused', ...vmSel],
+      help: "Start the selected VM(s). Where pooling is enabled, the host on which to start can be specified with the 'on' parameter that takes a uuid. The optional parameter '--force' will bypass any hardware-compatibility warnings.",
+      ...std,
+      run: start,
+    },
+    {
+      name: 'vm-shutdown',
+      reqd: [],
+      optional: ['force', ...vmSel],
+      help: 'Shutdown the selected VM(s). The optional argument --force will forcibly shut down the VM.',
+      ...std,
+      run: perVm('VM.clean_shutdown', { async: true, forced: 'VM.hard_shutdown' }),
+    },
+    {
+      name: 'vm-reboot',
+      reqd: [],
+      optional: ['force', ...vmSel],
+      help: 'Reboot the selected VM(s).',
+      ...std,
+      run: perVm('VM.clean_reboot', { async: false, forced: 'VM.hard_reboot' }),
+    },
+    {
+      name: 'vm-suspend',
+      reqd: [],
+      optional: vmSel,
+      help: 'Suspend the selected VM(s).',
+      ...std,
+      run: perVm('VM.suspend', { async: true }),
+    },
+    {
+      name: 'vm-resume',
+      reqd: [],
+      optional: ['force', 'on', ...vmSel],
+      help: 'Resume the selected VM(s).',
+      ...std,
+      run: resume,
+    },
+    {
+      name: 'vm-pause',
+      reqd: [],
+      optional: vmSel,
+      help: "Pause a running VM. Note this operation does not free the associated memory (see 'vm-suspend').",
+      ...std,
+      run: perVm('VM.pause', { async: false }),
+    },
+    {
+      name: 'vm-unpause',
+      reqd: [],
+      optional: vmSel,
+      help: 'Unpause a paused VM.',
+      ...std,
+      run: perVm('VM.unpause', { async: false }),
+    },
+    {
+      name: 'vm-clone',
+      reqd: ['new-name-label'],
+      optional: ['new-name-description', ...vmSel],
+      help: 'Clone an existing VM, using storage-level fast disk clone operation where available.',
+      ...std,
+      run: cloneVms,
+    },
+    {
+      name: 'vm-copy',
+      reqd: ['new-name-label'],
+      optional: ['new-name-description', 'sr-uuid', ...vmSel],
+      help: "Copy an existing VM, but without using storage-level fast disk clone operation (even if this is available). The disk images of the copied VM are guaranteed to be 'full images' - i.e. not part of a CoW chain.",
+      ...std,
+      run: copyVm,
+    },
+    {
+      name: 'vm-uninstall',
+      reqd: [],
+      optional: ['force', ...vmSel],
+      help: 'Uninstall a VM. This operation will destroy those VDIs that are marked RW and connected to this VM only. To simply destroy the VM record, use vm-destroy.',
+      ...std,
+      run: uninstall,
+    },
+    {
+      name: 'vm-destroy',
+      reqd: ['uuid'],
+      optional: [],
+      help: 'Destroy a VM. This leaves the storage associated with the VM intact. To delete storage too, use vm-uninstall.',
+      run: destroy,
+    },
+    {
+      name: 'vm-reset-powerstate',
+      reqd: [],
+      optional: ['force', ...vmSel],
+      help: "Force the VM powerstate to halted in the management toolstack database only. This command is used to recover a VM that is marked as 'running', but is known to be on a dead slave host that will not recover. This is a potentially dangerous operation: you must ensure that the VM you are forcing to 'halted' is definitely not running anywhere.",
+      ...std,
+      run: resetPowerstate,
+    },
+    {
+      name: 'vm-disk-add',
+      reqd: ['disk-size', 'device'],
+      optional: ['sr-uuid', ...vmSel],
+      help: "Add a new disk to the selected VM(s). The device field should be selected from the field 'allowed-VBD-devices' of the VM.",
+      ...std,
+      run: diskAdd,
+    },
+    {
+      name: 'vm-disk-list',
+      reqd: [],
+      optional: ['vbd-params', 'vdi-params', ...vmSel],
+      help: 'List the disks on the selected VM(s).',
+      ...std,
+      run: diskList,
+    },
+    {
+      name: 'vm-vif-list',
+      reqd: [],
+      optional: vmSel,
+      help: 'List the VIFs present on selected VM.',
+      ...std,
+      run: vifList,
+    },
   ];
 }
