@@ -40,6 +40,8 @@ export interface DaemonOptions {
   /** Idle time after which a session is destroyed, and how often that is checked (tests shorten them). */
   sessionIdleMs?: number | undefined;
   sweepIntervalMs?: number | undefined;
+  /** Sessions one user may hold before the least recently used is destroyed. */
+  sessionsPerUserMax?: number | undefined;
   /** What host.shutdown and host.reboot do to this process (the binary exits or re-executes). */
   power?: HostPower;
   clock?: Clock;
@@ -125,7 +127,8 @@ function attachStorage(db: Db, hostRef: string): Map<string, StorageDriver> {
     const pbd = row.rec as Rec<'PBD'>;
     if (pbd.host !== hostRef || !pbd.currently_attached) continue;
     const sr = db.get('SR', pbd.SR) as Rec<'SR'> | undefined;
-    if (sr !== undefined && storageTypes.includes(sr.type)) out.set(pbd.SR, openStorage(sr.type, pbd.device_config));
+    if (sr !== undefined && storageTypes.includes(sr.type))
+      out.set(pbd.SR, openStorage(sr.type, pbd.device_config));
   }
   return out;
 }
@@ -162,7 +165,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     config: {
       authFailureDelayMs: opts.authFailureDelayMs ?? limits.authFailureDelayMs,
       sessionIdleMs: opts.sessionIdleMs ?? limits.sessionIdleMs,
-      sessionsPerUserMax: limits.sessionsPerUserMax,
+      sessionsPerUserMax: opts.sessionsPerUserMax ?? limits.sessionsPerUserMax,
     },
     taskAborts: new Map<string, AbortController>(),
     storageTypes,
@@ -187,7 +190,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   await reconcile(svc, id, info);
   // A host disabled with auto_enable=true (the default) comes back enabled, as xapi's does.
-  if (store.getMeta(AUTO_ENABLE_KEY) !== 'false') db.transact((tx) => tx.update('host', hostRef, { enabled: true }));
+  if (store.getMeta(AUTO_ENABLE_KEY) !== 'false')
+    db.transact((tx) => tx.update('host', hostRef, { enabled: true }));
 
   const pipeline = new Pipeline(svc, buildMethods());
   const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));

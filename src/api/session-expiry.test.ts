@@ -24,6 +24,7 @@ before(async () => {
     authFailureDelayMs: 0,
     logLevel: 'warn',
     sessionIdleMs: 400,
+    sessionsPerUserMax: 3,
     sweepIntervalMs: 50,
   });
   url = `http://127.0.0.1:${daemon.httpPort}`;
@@ -57,4 +58,18 @@ it('destroys sessions idle past the limit and keeps active ones', async () => {
   await busy.callSession('pool.get_all');
   idle.close();
   busy.close();
+});
+
+it('bounds the sessions of one user, destroying the least recently used first', async () => {
+  const clients = Array.from({ length: 4 }, () => new XapiClient(url));
+  for (const c of clients.slice(0, 3)) await c.login('root', 'pw');
+  // Touch the first so the second becomes the least recently used.
+  await (clients[0] as XapiClient).callSession('pool.get_all');
+  await (clients[3] as XapiClient).login('root', 'pw');
+  await assert.rejects(
+    (clients[1] as XapiClient).callSession('pool.get_all'),
+    (e: XapiCallError) => e.code === 'SESSION_INVALID',
+  );
+  for (const i of [0, 2, 3]) await (clients[i] as XapiClient).callSession('pool.get_all');
+  clients.forEach((c) => c.close());
 });
