@@ -79,6 +79,11 @@ async function matches(
 ): Promise<boolean> {
   for (const [k, want] of filters) {
     const colon = k.indexOf(':');
+    const computed = (computedFields[d.name] ?? []).find((c) => c.name === k);
+    if (computed !== undefined) {
+      if ((await computed.get(rec, ctx.refs)) !== want) return false;
+      continue;
+    }
     const [name, f] = fieldOf(d, colon > 0 ? k.slice(0, colon) : k);
     if (colon > 0 && f.ty.kind === 'set') {
       // `tags:contains=foo`: membership of the set.

@@ -105,14 +105,65 @@ export function cliFieldOrder(def: ClassDef): string[] {
   return [...first, ...Object.keys(def.fields).filter((f) => !first.includes(f))];
 }
 
-/** A field xe computes rather than reads (records.ml); printed ( RO) right after `after`. */
+/** A field xe computes rather than reads (records.ml); printed right after `after`. */
 export interface ComputedField {
   readonly name: string;
   readonly after: string;
+  /** The suffix; ( RO) unless given ((MRO) for maps read from a metrics record). */
+  readonly tag?: string;
   get(rec: Record<string, unknown>, refs: RefResolver): Promise<string>;
 }
 
+/** A field of the record that `refField` points at, as xe inlines metrics (memory-actual …). */
+function via(name: string, after: string, refField: string, cls: string, field: string): ComputedField {
+  return {
+    name,
+    after,
+    tag: undefined,
+    get: async (rec, refs) => {
+      const target = (await refs.records(cls)).get(String(rec[refField]));
+      const fd = classDef(cls)?.fields[field];
+      if (target === undefined || fd === undefined) return NOT_IN_DATABASE;
+      return formatValue(fd.ty, target[field], refs, field);
+    },
+  };
+}
+
+function viaMap(name: string, after: string, refField: string, cls: string, field: string): ComputedField {
+  return { ...via(name, after, refField, cls, field), tag: '(MRO)' };
+}
+
+/** `vm-name-label` and friends: the name of the object a reference field points at. */
+function nameOf(name: string, after: string, refField: string, cls: string): ComputedField {
+  return via(name, after, refField, cls, 'name_label');
+}
+
 export const computedFields: Record<string, readonly ComputedField[]> = {
+  VM: [
+    via('memory-actual', 'memory_static_min', 'metrics', 'VM_metrics', 'memory_actual'),
+    via('VCPUs-number', 'VCPUs_at_startup', 'metrics', 'VM_metrics', 'VCPUs_number'),
+    via('start-time', 'metrics', 'metrics', 'VM_metrics', 'start_time'),
+    via('install-time', 'metrics', 'metrics', 'VM_metrics', 'install_time'),
+    viaMap('os-version', 'guest_metrics', 'guest_metrics', 'VM_guest_metrics', 'os_version'),
+    viaMap('PV-drivers-version', 'guest_metrics', 'guest_metrics', 'VM_guest_metrics', 'PV_drivers_version'),
+    viaMap('networks', 'guest_metrics', 'guest_metrics', 'VM_guest_metrics', 'networks'),
+    viaMap('other', 'guest_metrics', 'guest_metrics', 'VM_guest_metrics', 'other'),
+  ],
+  host: [
+    via('memory-total', 'metrics', 'metrics', 'host_metrics', 'memory_total'),
+    via('memory-free', 'metrics', 'metrics', 'host_metrics', 'memory_free'),
+  ],
+  VBD: [nameOf('vm-name-label', 'VM', 'VM', 'VM'), nameOf('vdi-name-label', 'VDI', 'VDI', 'VDI')],
+  VDI: [nameOf('sr-name-label', 'SR', 'SR', 'SR')],
+  VIF: [
+    nameOf('vm-name-label', 'VM', 'VM', 'VM'),
+    nameOf('network-name-label', 'network', 'network', 'network'),
+  ],
+  PIF: [
+    nameOf('network-name-label', 'network', 'network', 'network'),
+    nameOf('host-name-label', 'host', 'host', 'host'),
+  ],
+  PBD: [nameOf('sr-name-label', 'SR', 'SR', 'SR'), nameOf('host-name-label', 'host', 'host', 'host')],
   // sr-list's `host`: the name of the one host the SR is plugged into, or <shared>.
   SR: [
     {
@@ -256,7 +307,7 @@ export async function recordFields(
   return Promise.all(
     names.map(async (f) => {
       const c = def.fields[f] === undefined ? computed.find((x) => x.name === f) : undefined;
-      if (c !== undefined) return { key: `${c.name} ( RO)`, value: await c.get(rec, refs) };
+      if (c !== undefined) return { key: `${c.name} ${c.tag ?? '( RO)'}`, value: await c.get(rec, refs) };
       const fd = def.fields[f] as FieldDef;
       return {
         key: `${cliFieldName(f, def.name)} ${qualifierTag(def, f)}`,

@@ -120,7 +120,15 @@ export function firstStart(svc: Services, id: HostIdentity, info: HostInfo, mac:
       cpu_info: { cpu_count: String(info.cpuCount), socket_count: '1', vendor: info.cpuVendor },
       ha_cluster_stack: 'xhad',
     });
-    tx.create('VM_metrics', dom0Metrics, { uuid: u(), install_time: at, last_updated: at });
+    tx.create('VM_metrics', dom0Metrics, {
+      uuid: u(),
+      install_time: at,
+      start_time: at,
+      last_updated: at,
+      memory_actual: info.dom0MemoryBytes,
+      VCPUs_number: info.cpuCount,
+      state: ['running'],
+    });
     tx.create('VM', dom0, {
       uuid: u(),
       name_label: `Control domain on host: ${id.hostname}`,
