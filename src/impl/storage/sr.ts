@@ -15,7 +15,8 @@ function assertType(ctx: Ctx, type: string): void {
 async function attach(ctx: Ctx, pbdRef: string): Promise<void> {
   const pbd = read(ctx, 'PBD', pbdRef);
   const sr = read(ctx, 'SR', pbd.SR);
-  if (pbd.host !== ctx.svc.hostRef) throw new ApiError('OPERATION_NOT_ALLOWED', ['The PBD belongs to another host']);
+  if (pbd.host !== ctx.svc.hostRef)
+    throw new ApiError('OPERATION_NOT_ALLOWED', ['The PBD belongs to another host']);
   const drv = ctx.svc.openStorage(sr.type, pbd.device_config);
   await drv.attach();
   ctx.svc.storage.set(pbd.SR, drv);
@@ -41,41 +42,95 @@ export async function createSr(
   read(ctx, 'host', host);
   assertType(ctx, type);
   const key = type === 'file' ? 'location' : 'path';
-  if (deviceConfig[key] === undefined || deviceConfig[key] === '') throw new ApiError('INVALID_VALUE', [`device_config:${key}`, '']);
+  if (deviceConfig[key] === undefined || deviceConfig[key] === '')
+    throw new ApiError('INVALID_VALUE', [`device_config:${key}`, '']);
   // Open it first: a bad path must fail before any record exists.
   await ctx.svc.openStorage(type, deviceConfig).attach();
   const sr = identity(ctx);
   const pbd = identity(ctx);
   ctx.svc.db.transact((tx) => {
     tx.create('SR', sr.ref, {
-      uuid: sr.uuid, name_label: nameLabel, name_description: nameDescription, type, content_type: contentType,
-      shared, sm_config: smConfig, physical_size: physicalSize,
-      allowed_operations: ['scan', 'vdi_create', 'vdi_destroy', 'vdi_clone', 'vdi_resize', 'destroy', 'forget', 'plug', 'unplug'],
+      uuid: sr.uuid,
+      name_label: nameLabel,
+      name_description: nameDescription,
+      type,
+      content_type: contentType,
+      shared,
+      sm_config: smConfig,
+      physical_size: physicalSize,
+      allowed_operations: [
+        'scan',
+        'vdi_create',
+        'vdi_destroy',
+        'vdi_clone',
+        'vdi_resize',
+        'destroy',
+        'forget',
+        'plug',
+        'unplug',
+      ],
     });
-    tx.create('PBD', pbd.ref, { uuid: pbd.uuid, host, SR: sr.ref, device_config: deviceConfig, currently_attached: false });
+    tx.create('PBD', pbd.ref, {
+      uuid: pbd.uuid,
+      host,
+      SR: sr.ref,
+      device_config: deviceConfig,
+      currently_attached: false,
+    });
   });
   await attach(ctx, pbd.ref);
   return sr.ref;
 }
 
-export function introduceSr(ctx: Ctx, uuid: string, nameLabel: string, nameDescription: string, type: string, contentType: string, shared: boolean, smConfig: Record<string, string>): string {
+export function introduceSr(
+  ctx: Ctx,
+  uuid: string,
+  nameLabel: string,
+  nameDescription: string,
+  type: string,
+  contentType: string,
+  shared: boolean,
+  smConfig: Record<string, string>,
+): string {
   assertType(ctx, type);
   if (ctx.svc.db.refByUuid('SR', uuid) !== undefined) throw new ApiError('INVALID_VALUE', ['uuid', uuid]);
   const { ref } = identity(ctx);
   ctx.svc.db.transact((tx) =>
-    tx.create('SR', ref, { uuid, name_label: nameLabel, name_description: nameDescription, type, content_type: contentType, shared, sm_config: smConfig,
-      allowed_operations: ['scan', 'vdi_create', 'vdi_destroy', 'vdi_clone', 'vdi_resize', 'destroy', 'forget', 'plug', 'unplug'] }),
+    tx.create('SR', ref, {
+      uuid,
+      name_label: nameLabel,
+      name_description: nameDescription,
+      type,
+      content_type: contentType,
+      shared,
+      sm_config: smConfig,
+      allowed_operations: [
+        'scan',
+        'vdi_create',
+        'vdi_destroy',
+        'vdi_clone',
+        'vdi_resize',
+        'destroy',
+        'forget',
+        'plug',
+        'unplug',
+      ],
+    }),
   );
   return ref;
 }
 
 function assertNoAttachedPbd(ctx: Ctx, srRef: string, sr: Rec<'SR'>): void {
-  for (const p of sr.PBDs) if (ctx.svc.db.get('PBD', p)?.currently_attached === true) throw new ApiError('SR_HAS_PBD', [srRef]);
+  for (const p of sr.PBDs)
+    if (ctx.svc.db.get('PBD', p)?.currently_attached === true) throw new ApiError('SR_HAS_PBD', [srRef]);
 }
 
 function assertNotDefault(ctx: Ctx, srRef: string): void {
   for (const row of ctx.svc.db.all('pool').values()) {
-    if ((row.rec as Rec<'pool'>).default_SR === srRef) throw new ApiError('OPERATION_NOT_ALLOWED', ['The SR is the pool\'s default SR; set another default-SR first']);
+    if ((row.rec as Rec<'pool'>).default_SR === srRef)
+      throw new ApiError('OPERATION_NOT_ALLOWED', [
+        "The SR is the pool's default SR; set another default-SR first",
+      ]);
   }
 }
 
@@ -84,7 +139,8 @@ function dropRecords(ctx: Ctx, srRef: string, sr: Rec<'SR'>): void {
   ctx.svc.db.transact((tx) => {
     for (const v of sr.VDIs) {
       const vdi = tx.get('VDI', v) as Rec<'VDI'> | undefined;
-      for (const vbd of vdi?.VBDs ?? []) if (tx.get('VBD', vbd) !== undefined) tx.update('VBD', vbd, { VDI: NULL_REF, empty: true });
+      for (const vbd of vdi?.VBDs ?? [])
+        if (tx.get('VBD', vbd) !== undefined) tx.update('VBD', vbd, { VDI: NULL_REF, empty: true });
       if (vdi !== undefined) tx.delete('VDI', v);
     }
     for (const p of sr.PBDs) if (tx.get('PBD', p) !== undefined) tx.delete('PBD', p);
@@ -107,9 +163,12 @@ export async function destroySr(ctx: Ctx, srRef: string): Promise<void> {
   const drv = ctx.svc.storage.get(srRef);
   if (drv === undefined) throw new ApiError('SR_HAS_NO_PBDS', [srRef]);
   for (const v of sr.VDIs) {
-    for (const vbd of read(ctx, 'VDI', v).VBDs) if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true) throw new ApiError('VDI_IN_USE', [v, 'destroy']);
+    for (const vbd of read(ctx, 'VDI', v).VBDs)
+      if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true)
+        throw new ApiError('VDI_IN_USE', [v, 'destroy']);
   }
-  for (const v of sr.VDIs) await drv.vdiDestroy(read(ctx, 'VDI', v).uuid);
+  // Everything on the SR goes, including files no record names (xapi deletes the whole SR).
+  for (const uuid of await drv.vdiList()) await drv.vdiDestroy(uuid);
   dropRecords(ctx, srRef, sr);
 }
 
@@ -135,7 +194,8 @@ export function unplugPbd(ctx: Ctx, pbd: string): void {
   const rec = read(ctx, 'PBD', pbd);
   for (const v of read(ctx, 'SR', rec.SR).VDIs) {
     for (const vbd of read(ctx, 'VDI', v).VBDs) {
-      if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true) throw new ApiError('VDI_IN_USE', [v, 'unplug']);
+      if (ctx.svc.db.get('VBD', vbd)?.currently_attached === true)
+        throw new ApiError('VDI_IN_USE', [v, 'unplug']);
     }
   }
   ctx.svc.db.transact((tx) => tx.update('PBD', pbd, { currently_attached: false }));

@@ -159,15 +159,25 @@ export async function resizeVdi(ctx: Ctx, ref: string, size: number): Promise<vo
   });
 }
 
-/** SR.scan: refresh sizes from the driver; VDIs whose file vanished are marked missing. */
+/**
+ * SR.scan: refresh sizes from the driver; VDIs whose file vanished are marked missing, and files
+ * with no record (an SR introduced again after sr-forget, or a restore) get one, as xapi's scan does.
+ */
 export async function scanSr(ctx: Ctx, sr: string): Promise<void> {
   const storage = storageOf(ctx, sr);
   const rec = read(ctx, 'SR', sr);
   const present = new Set(await storageCall(sr, () => storage.vdiList()));
   const stats = new Map<string, { virtualSize: number; physicalUtilisation: number }>();
+  const known = new Set<string>();
   for (const v of rec.VDIs) {
     const vdi = read(ctx, 'VDI', v);
+    known.add(vdi.uuid);
     if (present.has(vdi.uuid)) stats.set(v, await storageCall(sr, () => storage.vdiStat(vdi.uuid)));
+  }
+  const found = new Map<string, { virtualSize: number; physicalUtilisation: number }>();
+  for (const uuid of present) {
+    if (!known.has(uuid) && ctx.svc.db.refByUuid('VDI', uuid) === undefined)
+      found.set(uuid, await storageCall(sr, () => storage.vdiStat(uuid)));
   }
   const srStat = await storageCall(sr, () => storage.stat());
   ctx.svc.db.transact((tx) => {
@@ -181,6 +191,18 @@ export async function scanSr(ctx: Ctx, sr: string): Promise<void> {
           ? { missing: true }
           : { missing: false, virtual_size: st.virtualSize, physical_utilisation: st.physicalUtilisation },
       );
+    }
+    for (const [uuid, st] of found) {
+      tx.create('VDI', identity(ctx).ref, {
+        uuid,
+        SR: sr,
+        location: uuid,
+        type: 'user',
+        managed: true,
+        virtual_size: st.virtualSize,
+        physical_utilisation: st.physicalUtilisation,
+        allowed_operations: ['clone', 'copy', 'destroy', 'resize', 'snapshot'],
+      });
     }
     tx.update('SR', sr, { physical_size: srStat.physicalSize });
     refreshSrUsage(ctx, tx, sr);
