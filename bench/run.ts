@@ -11,7 +11,7 @@
 // dist/bench/results.json, BENCH_DATA_DIR=DIR puts the daemon's data dir under DIR (e.g. /dev/shm
 // to see what the fsyncs cost).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -331,8 +331,51 @@ async function throughput(
   probe.destroy();
 }
 
-/** Write-start → arrival of the event.from reply carrying that write, per sample. */
-async function eventLatency(echo: Target, daemon: Target, session: string, vm: string): Promise<void> {
+/**
+ * The disk's own floor for a durable commit: a 4 KiB overwrite plus fsync (the call SQLite makes
+ * at each commit in this build, as strace shows), on the filesystem of the daemon's data dir, on
+ * the same schedule as the event writes (after idle, as they are).
+ */
+async function fsyncFloor(dir: string, samples: number, intervalMs: number): Promise<number[]> {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `fsync-probe-${process.pid}.bin`);
+  const fd = openSync(file, 'w+');
+  const lat: number[] = [];
+  try {
+    // Preallocated and synced first, so each sample overwrites (as SQLite reuses its WAL).
+    writeSync(fd, Buffer.alloc(samples * 4096));
+    fsyncSync(fd);
+    const page = Buffer.alloc(4096, 1);
+    for (let i = 0; i < samples; i++) {
+      await new Promise((r) => setTimeout(r, intervalMs));
+      const t0 = performance.now();
+      writeSync(fd, page, 0, page.length, i * 4096);
+      fsyncSync(fd);
+      lat.push(performance.now() - t0);
+    }
+  } finally {
+    closeSync(fd);
+    rmSync(file, { force: true });
+  }
+  return lat.sort((a, b) => a - b);
+}
+
+/**
+ * event.from latency. Each sample is one VM.set_name_label; three times are kept per sample:
+ * when the write was sent (t0), when its acknowledgement arrived, and when the event.from reply
+ * carrying it arrived. The target is judged on the end-to-end figure, event arrival − t0, which
+ * includes the write's own durable commit (fsync): that is what a client watching events waits
+ * for. The write's round trip and the event's arrival relative to the acknowledgement (negative
+ * when the event came first) are reported beside it, with the disk's fsync floor, so a miss can
+ * be attributed. Nothing here needs a hook in the daemon.
+ */
+async function eventLatency(
+  echo: Target,
+  daemon: Target,
+  session: string,
+  vm: string,
+  dataDir: string,
+): Promise<void> {
   console.log(`event.from latency: ${cfg.eventSamples} writes, one every ${cfg.eventIntervalMs} ms`);
   const pollAgent = makeAgent(1);
   const writeAgent = makeAgent(1);
@@ -349,6 +392,7 @@ async function eventLatency(echo: Target, daemon: Target, session: string, vm: s
   ).body;
   let token = (JSON.parse(start0) as { result: { token: string } }).result.token;
   const sentAt = new Map<number, number>();
+  const ackedAt = new Map<number, number>();
   const arrivedAt = new Map<number, number>();
   let polling = true;
   let polls = 0;
@@ -386,7 +430,6 @@ async function eventLatency(echo: Target, daemon: Target, session: string, vm: s
   // Let the first long-poll reach the daemon before writing.
   await new Promise((r) => setTimeout(r, 100));
 
-  const acks: number[] = [];
   let ackBytes = 0;
   let next = performance.now();
   for (let i = 0; i < cfg.eventSamples; i++) {
@@ -395,7 +438,7 @@ async function eventLatency(echo: Target, daemon: Target, session: string, vm: s
     const t0 = performance.now();
     sentAt.set(i, t0);
     const r = await post(writeAgent, daemon, '/jsonrpc', 'application/json', body);
-    acks.push(performance.now() - t0);
+    ackedAt.set(i, performance.now());
     ackBytes = Buffer.byteLength(r.body);
     if (r.status !== 200 || r.body.includes('"error"'))
       throw new Error(`VM.set_name_label failed: ${r.body.slice(0, 300)}`);
@@ -409,13 +452,22 @@ async function eventLatency(echo: Target, daemon: Target, session: string, vm: s
   writeAgent.destroy();
   await poller.catch(() => undefined);
 
-  const lat: number[] = [];
+  const endToEnd: number[] = [];
+  const acks: number[] = [];
+  const afterAck: number[] = [];
   for (const [i, t0] of sentAt) {
+    const ack = ackedAt.get(i);
+    if (ack !== undefined) acks.push(ack - t0);
     const a = arrivedAt.get(i);
-    if (a !== undefined) lat.push(a - t0);
+    if (a === undefined) continue;
+    endToEnd.push(a - t0);
+    if (ack !== undefined) afterAck.push(a - ack);
   }
-  lat.sort((a, b) => a - b);
-  const lost = cfg.eventSamples - lat.length;
+  const sort = (xs: number[]) => xs.sort((a, b) => a - b);
+  sort(endToEnd);
+  sort(acks);
+  sort(afterAck);
+  const lost = cfg.eventSamples - endToEnd.length;
 
   // Baseline: the same write body, one at a time on the same schedule, to the echo server — the
   // floor for one request/response hop on this machine.
@@ -432,16 +484,17 @@ async function eventLatency(echo: Target, daemon: Target, session: string, vm: s
     next = t0 + cfg.eventIntervalMs;
   }
   echoAgent.destroy();
-  rtt.sort((a, b) => a - b);
-  acks.sort((a, b) => a - b);
+  sort(rtt);
+  const disk = await fsyncFloor(dataDir, cfg.eventSamples, cfg.eventIntervalMs);
+  const early = afterAck.filter((x) => x < 0).length;
 
-  const note = `${lat.length}/${cfg.eventSamples} events seen, ${polls} polls; write ack p50 ${fmt(percentile(acks, 50))} ms, p99 ${fmt(percentile(acks, 99))} ms`;
+  const note = `${endToEnd.length}/${cfg.eventSamples} events seen, ${polls} polls`;
   for (const p of [50, 99] as const) {
-    const v = percentile(lat, p);
+    const v = percentile(endToEnd, p);
     const b = percentile(rtt, p);
     const pass = p === 99 ? v < 5 && lost === 0 : undefined;
     record({
-      metric: `event.from delivery latency p${p}`,
+      metric: `event.from end-to-end latency p${p} (write sent → event)`,
       unit: 'ms',
       value: v,
       baseline: b,
@@ -451,7 +504,43 @@ async function eventLatency(echo: Target, daemon: Target, session: string, vm: s
       note,
     });
   }
-  console.log(`  ${note}`);
+  for (const p of [50, 99] as const) {
+    const v = percentile(acks, p);
+    const b = percentile(rtt, p);
+    record({
+      metric: `VM.set_name_label round trip p${p} (write sent → ack)`,
+      unit: 'ms',
+      value: v,
+      baseline: b,
+      ratio: v / b,
+      target: '— (reported)',
+      verdict: 'info',
+    });
+  }
+  for (const p of [50, 99] as const) {
+    record({
+      metric: `event arrival − write ack p${p}`,
+      unit: 'ms',
+      value: percentile(afterAck, p),
+      baseline: null,
+      ratio: null,
+      target: '— (reported)',
+      verdict: 'info',
+      note: p === 50 ? `${early}/${afterAck.length} events arrived before their write's ack` : undefined,
+    });
+  }
+  for (const p of [50, 99] as const) {
+    record({
+      metric: `disk floor: 4 KiB write + fsync p${p}`,
+      unit: 'ms',
+      value: percentile(disk, p),
+      baseline: null,
+      ratio: null,
+      target: '— (reported)',
+      verdict: 'info',
+      note: p === 50 ? `in ${dataDir}, one every ${cfg.eventIntervalMs} ms` : undefined,
+    });
+  }
   if (lost > 0) console.log(`  WARNING: ${lost} writes never showed up in event.from`);
 }
 
@@ -493,7 +582,11 @@ async function bulk(echo: Target, daemon: Target, rpc: Rpc, session: string): Pr
   for (const proto of ['json', 'xml'] as const) {
     const body =
       proto === 'json' ? jsonCall('VM.get_all_records', [session]) : xmlCall('VM.get_all_records', [session]);
+    // The first call is timed apart: it is the one that fills the daemon's per-record encoding
+    // cache (records nobody has read since they last changed), the later ones find it warm.
+    const firstStart = performance.now();
     const first = await post(one, daemon, protoPath(proto), protoType(proto), body);
+    const firstMs = performance.now() - firstStart;
     if (first.status !== 200 || first.body.includes(failureMarker(proto))) {
       throw new Error(`VM.get_all_records ${proto}: ${first.body.slice(0, 300)}`);
     }
@@ -524,7 +617,7 @@ async function bulk(echo: Target, daemon: Target, rpc: Rpc, session: string): Pr
       ratio: v / b,
       target: '< 300 ms',
       verdict: v < 300 ? 'PASS' : 'MISS',
-      note: `reply ${(bytes / MiB).toFixed(1)} MiB; runs ${times.map((x) => x.toFixed(0)).join(', ')} ms`,
+      note: `reply ${(bytes / MiB).toFixed(1)} MiB; first call ${firstMs.toFixed(0)} ms, then runs ${times.map((x) => x.toFixed(0)).join(', ')} ms`,
     });
   }
   one.destroy();
@@ -553,7 +646,14 @@ async function main(): Promise<void> {
     const vm = (await rpc.json('VM.create', [session, vmRecord('bench-vm')])) as string;
     if (cfg.only.has('throughput'))
       await throughput(echo.target, echo.child.pid, daemon.target, daemon.pid, session, vm);
-    if (cfg.only.has('event')) await eventLatency(echo.target, daemon.target, session, vm);
+    if (cfg.only.has('event'))
+      await eventLatency(
+        echo.target,
+        daemon.target,
+        session,
+        vm,
+        daemon.handle === undefined ? join(here, '..', '..', 'test-output') : dirname(daemon.handle.dataDir),
+      );
     if (cfg.only.has('bulk')) await bulk(echo.target, daemon.target, rpc, session);
     await rpc.json('session.logout', [session]);
     rpc.close();

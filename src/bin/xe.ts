@@ -21,7 +21,11 @@ runXe({
   env: process.env,
   rcText: rcText(),
   readFile: (p) => readFileSync(p, 'utf8'),
-  io: { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t), isTty: process.stderr.isTTY === true },
+  io: {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    isTty: process.stderr.isTTY === true,
+  },
   signal: abort.signal,
 }).then(
   (code) => {

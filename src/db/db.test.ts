@@ -106,6 +106,36 @@ describe('Db', () => {
     db.close();
   });
 
+  it('never changes a stored record in place: every commit stores new objects (encoding caches rely on it)', () => {
+    const { db, dir } = open();
+    db.transact((tx) => {
+      tx.create('parent', 'OpaqueRef:p1', { uuid: 'u1', name_label: 'a' });
+      tx.create('kid', 'OpaqueRef:k1', { uuid: 'k1', owner: 'OpaqueRef:p1' });
+    });
+    const p1 = db.get('parent', 'OpaqueRef:p1');
+    const k1 = db.get('kid', 'OpaqueRef:k1');
+    assert.ok(p1 !== undefined && Object.isFrozen(p1));
+    assert.throws(() => {
+      (p1 as Record<string, unknown>).name_label = 'changed';
+    }, TypeError);
+    db.transact((tx) => tx.update('parent', 'OpaqueRef:p1', { name_label: 'b' }));
+    assert.notEqual(db.get('parent', 'OpaqueRef:p1'), p1);
+    assert.equal(p1.name_label, 'a');
+    // An inverse-set change (a new kid) replaces the parent too, leaving the old object as it was.
+    const p1b = db.get('parent', 'OpaqueRef:p1');
+    db.transact((tx) => tx.create('kid', 'OpaqueRef:k2', { uuid: 'k2', owner: 'OpaqueRef:p1' }));
+    assert.notEqual(db.get('parent', 'OpaqueRef:p1'), p1b);
+    assert.deepEqual(p1b?.kids, ['OpaqueRef:k1']);
+    assert.equal(db.get('kid', 'OpaqueRef:k1'), k1, 'untouched records keep their object');
+    db.close();
+    // After a restart the inverse sets are rebuilt, and then frozen as well.
+    const again = open(dir).db;
+    const loaded = again.get('parent', 'OpaqueRef:p1');
+    assert.deepEqual(loaded?.kids, ['OpaqueRef:k1', 'OpaqueRef:k2']);
+    assert.ok(Object.isFrozen(loaded));
+    again.close();
+  });
+
   it('coalesces changes to one event per object with add/mod/del relative to the token', () => {
     const { db } = open();
     db.transact((tx) => tx.create('parent', 'OpaqueRef:old', { uuid: 'o' }));

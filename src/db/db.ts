@@ -215,13 +215,17 @@ export class Db {
       const def = this.classes[cls];
       assert(def !== undefined);
       for (const r of t.values()) {
+        Object.freeze(r.rec);
         const bad = recordConforms(def, r.rec, this.resolve);
         assert(bad === undefined, `stored ${cls} ${r.ref} has a bad field ${bad}`);
       }
     }
   }
 
-  /** Inverse set fields are derived data: recompute them from the child side at load. */
+  /**
+   * Inverse set fields are derived data: recompute them from the child side at load. The only
+   * place a stored record is written in place, before any is frozen, read or encoded.
+   */
   private rebuildInverses(): void {
     for (const invs of this.inverses.values()) {
       for (const inv of invs) {
@@ -335,6 +339,10 @@ export class Db {
       if (typeof oldUuid === 'string') this.uuids.get(p.cls)?.delete(oldUuid);
       if (row === undefined) table.delete(p.ref);
       else {
+        // Stored records are never changed in place: each commit stores a new object (tx.update
+        // copies). The RPC codecs cache each record's encoded text by object identity on the
+        // strength of this, so it is enforced: writing to a stored record throws.
+        Object.freeze(row.rec);
         table.set(p.ref, row);
         if (typeof row.rec.uuid === 'string') this.uuids.get(p.cls)?.set(row.rec.uuid, p.ref);
       }

@@ -28,6 +28,15 @@ export interface CommitWrite {
 /** Generations are reserved in blocks so commits touching only in-memory classes need no disk write. */
 const GENERATION_BLOCK = 1000;
 
+/**
+ * A WAL checkpoint is asked for after this many commits or this many bytes of row bodies,
+ * whichever comes first: about SQLite's own default of 1000 WAL pages.
+ */
+const CHECKPOINT_AFTER_COMMITS = 1000;
+const CHECKPOINT_AFTER_BYTES = 4 * 1024 * 1024;
+/** The WAL is reused in place after a checkpoint; one that grew beyond this is truncated back to it. */
+const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export class SqliteStore {
   private readonly db: Database.Database;
   private readonly upsert: Database.Statement;
@@ -36,12 +45,19 @@ export class SqliteStore {
   private readonly setMeta: Database.Statement;
   private readonly pruneDeletions: Database.Statement;
   private reserved = 0;
+  private checkpointPending = false;
+  private closed = false;
+  private commitsSinceCheckpoint = 0;
+  private bytesSinceCheckpoint = 0;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     // FULL: a commit is acknowledged only after the WAL is fsynced (nothing acknowledged is lost).
     this.db.pragma('synchronous = FULL');
+    // No checkpoint inside a COMMIT: see requestCheckpoint.
+    this.db.pragma('wal_autocheckpoint = 0');
+    this.db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS objects (
         ref TEXT PRIMARY KEY, cls TEXT NOT NULL, ctime INTEGER NOT NULL, mtime INTEGER NOT NULL, body TEXT NOT NULL);
@@ -106,8 +122,13 @@ export class SqliteStore {
   commit(w: CommitWrite): void {
     const needReserve = w.gen > this.reserved;
     if (w.upserts.length === 0 && w.deletes.length === 0 && !needReserve) return;
+    let bytes = 0;
     this.db.transaction(() => {
-      for (const r of w.upserts) this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, JSON.stringify(r.body));
+      for (const r of w.upserts) {
+        const body = JSON.stringify(r.body);
+        bytes += body.length;
+        this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, body);
+      }
       for (const d of w.deletes) {
         this.remove.run(d.ref);
         this.logDeletion.run(d.gen, d.cls, d.ref, d.ctime);
@@ -116,6 +137,40 @@ export class SqliteStore {
       if (needReserve) this.setMeta.run('generation_reserved', String(w.gen + GENERATION_BLOCK));
     })();
     if (needReserve) this.reserved = w.gen + GENERATION_BLOCK;
+    this.commitsSinceCheckpoint++;
+    this.bytesSinceCheckpoint += bytes;
+    if (
+      this.commitsSinceCheckpoint >= CHECKPOINT_AFTER_COMMITS ||
+      this.bytesSinceCheckpoint >= CHECKPOINT_AFTER_BYTES
+    )
+      this.requestCheckpoint();
+  }
+
+  /**
+   * Copies the WAL into the database file, but not inside the commit that crosses the threshold
+   * (where SQLite's automatic checkpoint runs, delaying that write's acknowledgement by the
+   * checkpoint's writes and its fsync of the database file): it runs on the next turn of the event
+   * loop, after the reply has been handed to the socket. PASSIVE: it never waits for anyone.
+   * The same connection does it, so the WAL restarts from its beginning afterwards and is
+   * overwritten in place rather than grown (a checkpoint from another connection, e.g. a worker
+   * thread, was tried: under steady writes it never caught up, so the WAL grew without bound and
+   * every commit paid for extending the file).
+   */
+  private requestCheckpoint(): void {
+    if (this.checkpointPending) return;
+    this.checkpointPending = true;
+    setImmediate(() => {
+      this.checkpointPending = false;
+      if (this.closed) return;
+      this.commitsSinceCheckpoint = 0;
+      this.bytesSinceCheckpoint = 0;
+      try {
+        this.db.pragma('wal_checkpoint(PASSIVE)');
+      } catch {
+        // As SQLite's own automatic checkpoint: a failed checkpoint loses nothing (the WAL keeps
+        // every commit) and the next one retries.
+      }
+    });
   }
 
   private reserve(from: number): void {
@@ -124,6 +179,7 @@ export class SqliteStore {
   }
 
   close(): void {
+    this.closed = true;
     this.db.close();
   }
 }

@@ -5,7 +5,14 @@ import type { Classes } from '../model/index.js';
 import type { Ctx } from './context.js';
 import * as ev from './event.js';
 import * as hostOps from './host/host.js';
-import { createMessage, createSimple, destroyMessage, destroySimple, messagesSince, serverTime } from './misc.js';
+import {
+  createMessage,
+  createSimple,
+  destroyMessage,
+  destroySimple,
+  messagesSince,
+  serverTime,
+} from './misc.js';
 import * as srOps from './storage/sr.js';
 import { createNetwork, destroyNetwork } from './network/network.js';
 import { loginWithPassword, logout } from './session.js';
@@ -118,8 +125,10 @@ export const handlers: Handlers<Ctx, Classes> = {
   SR: {
     set_name_label: (ctx, self, v) => setField(ctx, 'SR', self, 'name_label', v),
     set_name_description: (ctx, self, v) => setField(ctx, 'SR', self, 'name_description', v),
-    create: (ctx, host, dc, size, name, descr, type, content, shared, sm) => srOps.createSr(ctx, host, dc, size, name, descr, type, content, shared, sm),
-    introduce: (ctx, uuid, name, descr, type, content, shared, sm) => srOps.introduceSr(ctx, uuid, name, descr, type, content, shared, sm),
+    create: (ctx, host, dc, size, name, descr, type, content, shared, sm) =>
+      srOps.createSr(ctx, host, dc, size, name, descr, type, content, shared, sm),
+    introduce: (ctx, uuid, name, descr, type, content, shared, sm) =>
+      srOps.introduceSr(ctx, uuid, name, descr, type, content, shared, sm),
     forget: (ctx, sr) => srOps.forgetSr(ctx, sr),
     destroy: (ctx, sr) => srOps.destroySr(ctx, sr),
     scan: (ctx, sr) => scanSr(ctx, sr),

@@ -56,4 +56,3 @@ export function serverTime(ctx: Ctx, host: string): string {
   read(ctx, 'host', host);
   return now(ctx);
 }
-

@@ -83,9 +83,19 @@ export function message<const P extends readonly ParamDef[], R extends Ty>(def: 
  * An explicit `set_<field>` for a field xapi declares StaticRO but lets callers change through a
  * checked setter (SR.set_name_label, VM.set_VCPUs_max …). xe shows such fields as RW.
  */
-export function setter<C extends string, T extends Ty>(cls: C, fieldName: string, ty: T, doc: string, roles: Role = 'vm-admin', async = false) {
+export function setter<C extends string, T extends Ty>(
+  cls: C,
+  fieldName: string,
+  ty: T,
+  doc: string,
+  roles: Role = 'vm-admin',
+  async = false,
+) {
   return message({
-    params: [param('self', t.ref(cls), `The ${cls}`), param('value', ty, `The new value of ${fieldName}`)] as const,
+    params: [
+      param('self', t.ref(cls), `The ${cls}`),
+      param('value', ty, `The new value of ${fieldName}`),
+    ] as const,
     result: t.void,
     doc,
     roles,

@@ -101,8 +101,14 @@ export const errors = {
     'This server cannot be forgotten because there are some user VMs still running',
   ),
   HOST_NOT_DISABLED: e([], 'This operation cannot be performed because the host is not disabled.'),
-  HOST_IN_USE: e(['host', 'type', 'ref'], 'This operation cannot be completed as the host is in use by (at least) the object of type and ref echoed below.'),
-  SR_HAS_PBD: e(['sr'], 'The SR is still connected to a host via a PBD. It cannot be destroyed or forgotten.'),
+  HOST_IN_USE: e(
+    ['host', 'type', 'ref'],
+    'This operation cannot be completed as the host is in use by (at least) the object of type and ref echoed below.',
+  ),
+  SR_HAS_PBD: e(
+    ['sr'],
+    'The SR is still connected to a host via a PBD. It cannot be destroyed or forgotten.',
+  ),
   NO_HOSTS_AVAILABLE: e([], 'There were no servers available to complete the specified operation.'),
   SR_FULL: e(['requested', 'maximum'], 'The SR is full. Requested new size exceeds the maximum size'),
   SR_HAS_NO_PBDS: e(['sr'], 'The SR has no attached PBDs'),

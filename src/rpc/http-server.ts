@@ -60,8 +60,8 @@ function send(res: http.ServerResponse, status: number, type: string, body: stri
 
 /** Replies up to this many characters are joined and sent whole, with Content-Length. */
 const STREAM_ABOVE_CHARS = 256 * 1024;
-/** Larger replies go out as chunks of about this many characters, each encoded to a Buffer once. */
-const STREAM_CHUNK_CHARS = 256 * 1024;
+/** Larger replies are encoded straight into Buffers of this size and written one at a time. */
+const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 function drained(res: http.ServerResponse): Promise<void> {
   return new Promise((resolve) => {
@@ -77,9 +77,10 @@ function drained(res: http.ServerResponse): Promise<void> {
 
 /**
  * Sends a 200 reply given as pieces. A large reply (get_all_records: tens of MB, mostly cached
- * record texts) is never joined into one string: it goes out with chunked transfer encoding, a
- * few hundred KB per write, waiting for the socket to drain in between, so no copy of the whole
- * reply is built, there is no byte-count pass over it, and other calls are served in between.
+ * record texts) is never joined into one string: the pieces are UTF-8-encoded directly into 1 MiB
+ * Buffers that go out with chunked transfer encoding, waiting for the socket to drain in between.
+ * So no copy of the whole reply is built, there is no byte-count pass over it, and other calls
+ * are served while it drains.
  */
 async function sendParts(res: http.ServerResponse, type: string, parts: readonly string[]): Promise<void> {
   let chars = 0;
@@ -89,19 +90,29 @@ async function sendParts(res: http.ServerResponse, type: string, parts: readonly
     return;
   }
   res.writeHead(200, { 'Content-Type': type, ...corsHeaders });
-  let batch: string[] = [];
-  let size = 0;
+  let buf = Buffer.allocUnsafe(STREAM_CHUNK_BYTES);
+  let at = 0;
+  const flush = async (chunk: Buffer) => {
+    if (!res.write(chunk)) await drained(res);
+  };
   for (const p of parts) {
-    batch.push(p);
-    size += p.length;
-    if (size < STREAM_CHUNK_CHARS) continue;
-    const more = res.write(Buffer.from(batch.join(''), 'utf8'));
-    batch = [];
-    size = 0;
-    if (!more) await drained(res);
-    if (res.destroyed) return; // the client went away
+    // A UTF-8 character takes at most 3 bytes per UTF-16 unit, so a piece this short always fits.
+    if (p.length * 3 > STREAM_CHUNK_BYTES - at) {
+      if (at > 0) {
+        await flush(buf.subarray(0, at));
+        if (res.destroyed) return; // the client went away
+        buf = Buffer.allocUnsafe(STREAM_CHUNK_BYTES);
+        at = 0;
+      }
+      if (p.length * 3 > STREAM_CHUNK_BYTES) {
+        await flush(Buffer.from(p, 'utf8'));
+        if (res.destroyed) return;
+        continue;
+      }
+    }
+    at += buf.write(p, at, 'utf8');
   }
-  res.end(size > 0 ? Buffer.from(batch.join(''), 'utf8') : undefined);
+  res.end(at > 0 ? buf.subarray(0, at) : undefined);
 }
 
 function errorPage(res: http.ServerResponse, status: number, title: string): void {
@@ -201,11 +212,20 @@ export class ApiHttpServer {
     }
     const out = await this.dispatch(call.method, call.params);
     if (!out.ok) {
-      const text = encodeJsonFailure(call.version, call.id, out.error[0] ?? 'INTERNAL_ERROR', out.error.slice(1));
+      const text = encodeJsonFailure(
+        call.version,
+        call.id,
+        out.error[0] ?? 'INTERNAL_ERROR',
+        out.error.slice(1),
+      );
       send(res, 200, 'application/json', text);
       return;
     }
-    await sendParts(res, 'application/json', encodeJsonSuccessParts(call.version, call.id, out.ty, out.value));
+    await sendParts(
+      res,
+      'application/json',
+      encodeJsonSuccessParts(call.version, call.id, out.ty, out.value),
+    );
   }
 
   private async xml(body: string, res: http.ServerResponse): Promise<void> {

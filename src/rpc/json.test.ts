@@ -163,6 +163,34 @@ describe('envelopes', () => {
     );
   });
 
+  it('caches each record object, so a replaced record (copy-on-write) encodes afresh', () => {
+    const ty = t.map(t.ref('thing'), t.record('thing'));
+    const a = { uuid: 'a', memory: 1, tags: ['x'] };
+    const b = { uuid: 'b', memory: '9223372036854775807' };
+    const first = encodeJsonSuccess('2.0', 0, ty, { 'OpaqueRef:a': a, 'OpaqueRef:b': b }, resolve);
+    assert.equal(
+      first,
+      `{"jsonrpc":"2.0","result":${writeJson(ty, { 'OpaqueRef:a': a, 'OpaqueRef:b': b }, resolve)},"id":0}`,
+    );
+    assert.equal(encodeJsonSuccess('2.0', 0, ty, { 'OpaqueRef:a': a, 'OpaqueRef:b': b }, resolve), first);
+    const a2 = { ...a, memory: 2 };
+    assert.equal(
+      encodeJsonSuccess('1.0', 1, t.record('thing'), a2, resolve),
+      `{"result":${writeJson(t.record('thing'), a2, resolve)},"error":null,"id":1}`,
+    );
+    // Records inside event-like structs and dynamic values come from the same cache.
+    const ev = t.struct({ ref: t.string, snapshot: t.dynamic });
+    const value = [{ ref: 'OpaqueRef:a', snapshot: { ty: t.record('thing'), value: a } }];
+    assert.equal(
+      encodeJsonSuccess('2.0', 3, t.set(ev), value, resolve),
+      `{"jsonrpc":"2.0","result":${writeJson(t.set(ev), value, resolve)},"id":3}`,
+    );
+    assert.equal(
+      encodeJsonSuccess('2.0', 3, t.map(t.string, t.record('thing')), {}, resolve),
+      '{"jsonrpc":"2.0","result":{},"id":3}',
+    );
+  });
+
   it('encodes v2 and v1 success exactly', () => {
     assert.equal(
       encodeJsonSuccess('2.0', 0, t.ref('session'), 'OpaqueRef:s'),

@@ -195,6 +195,31 @@ describe('parseMethodCall', () => {
     for (const body of bad) assert.throws(() => parseMethodCall(body), MalformedRequest, body);
   });
 
+  it('reads string-only calls on its fast path exactly as the full reader does', () => {
+    // A comment after <methodCall> is ignored by the full reader but refused by the fast path,
+    // so `slow(body)` is the same request read the long way.
+    const slow = (body: string) => parseMethodCall(body.replace('<methodCall>', '<methodCall><!---->'));
+    const bodies = [
+      '<?xml version="1.0"?><methodCall><methodName>VM.get_record</methodName><params><param><value><string>OpaqueRef:s</string></value></param><param><value><string>OpaqueRef:v</string></value></param></params></methodCall>',
+      '<?xml version="1.0"?><methodCall><methodName>VM.get_record</methodName><params><param><value>OpaqueRef:s</value></param><param><value>OpaqueRef:v</value></param></params></methodCall>',
+      "<?xml version='1.0'?>\n<methodCall>\n<methodName>VM.set_name_label</methodName>\n<params>\n<param>\n<value><string>s</string></value>\n</param>\n<param>\n<value>  two  words \n</value>\n</param>\n</params>\n</methodCall>\n",
+      '\r\n <methodCall>\r\n<methodName> m </methodName>\r\n<params>\r\n<param>\r\n<value>\r\n<string> x > y </string>\r\n</value>\r\n</param>\r\n</params>\r\n</methodCall>\r\n',
+      call('<value></value>') + '\n',
+      call('<value>   </value>'),
+      call('<value><string></string></value>'),
+      call('<value><string/></value>'),
+      call('<value>a&amp;b</value>'),
+      call('<value>a\r\nb</value>'),
+      call('<value><int>1</int></value>'),
+      '<methodCall><methodName>m</methodName></methodCall>',
+      '<methodCall><methodName>m</methodName><params></params></methodCall>',
+      '<methodCall><methodName>m</methodName><params/></methodCall>',
+      '\ufeff<methodCall><methodName>m</methodName></methodCall>',
+    ];
+    for (const body of bodies) assert.deepEqual(parseMethodCall(body), slow(body), body);
+    assert.deepEqual(parseMethodCall(bodies[3] ?? ''), { method: ' m ', params: [' x > y '] });
+  });
+
   it('bounds nesting depth', () => {
     const nest = (n: number) =>
       '<value><array><data>'.repeat(n) + '<value/>' + '</data></array></value>'.repeat(n);
@@ -283,6 +308,20 @@ describe('encodeValue', () => {
         '<member><name>tags</name><value><array><data><value>t</value></data></array></value></member>' +
         '<member><name>other_config</name><value><struct><member><name>a</name><value>b</value></member></struct></value></member>' +
         '</struct></value>',
+    );
+  });
+
+  it('caches each record object, so a replaced record (copy-on-write) encodes afresh', () => {
+    const rec = { uuid: 'u1', memory: 2 };
+    const once = encodeValue(t.record('thing'), rec, resolve);
+    assert.equal(encodeValue(t.record('thing'), rec, resolve), once);
+    const map = encodeValue(t.map(t.ref('thing'), t.record('thing')), { 'OpaqueRef:1': rec }, resolve);
+    assert.equal(map, `<value><struct><member><name>OpaqueRef:1</name>${once}</member></struct></value>`);
+    const next = { ...rec, memory: 3 };
+    const changed = encodeValue(t.record('thing'), next, resolve);
+    assert.equal(
+      changed,
+      once.replace('<name>memory</name><value>2</value>', '<name>memory</name><value>3</value>'),
     );
   });
 

@@ -175,7 +175,53 @@ function parseParams(el: XmlEl | undefined): unknown[] {
   });
 }
 
+// The fast path: most calls carry only strings (a session, refs, names), sent compactly by npm
+// xen-api or indented by Python's xmlrpc.client. Such a body is read with a few sticky regular
+// expressions instead of building the element tree. It accepts a strict subset of what the full
+// reader accepts, text without entities or carriage returns (which decode verbatim), and returns
+// the same result for it; anything else (another value type, an entity, a comment, attributes,
+// self-closing tags, an error) returns undefined and goes through the full reader.
+const WS = '[ \\t\\r\\n]*';
+const CALL_HEAD = new RegExp(
+  `${WS}(?:<\\?xml[^<>?]*\\?>)?${WS}<methodCall>${WS}<methodName>([^<&\\r]+)</methodName>${WS}`,
+  'y',
+);
+const PARAMS_OPEN = new RegExp(`<params>${WS}`, 'y');
+const STRING_PARAM = new RegExp(
+  `<param>${WS}<value>(?:([^<&\\r]*)|${WS}<string>([^<&\\r]*)</string>${WS})</value>${WS}</param>${WS}`,
+  'y',
+);
+const PARAMS_CLOSE = new RegExp(`</params>${WS}`, 'y');
+const CALL_TAIL = new RegExp(`</methodCall>${WS}$`, 'y');
+
+function parseStringMethodCall(body: string): { method: string; params: unknown[] } | undefined {
+  CALL_HEAD.lastIndex = 0;
+  const head = CALL_HEAD.exec(body);
+  if (head === null) return undefined;
+  let at = CALL_HEAD.lastIndex;
+  const params: unknown[] = [];
+  PARAMS_OPEN.lastIndex = at;
+  if (PARAMS_OPEN.exec(body) !== null) {
+    at = PARAMS_OPEN.lastIndex;
+    for (;;) {
+      STRING_PARAM.lastIndex = at;
+      const m = STRING_PARAM.exec(body);
+      if (m === null) break;
+      params.push(m[1] ?? m[2] ?? '');
+      at = STRING_PARAM.lastIndex;
+    }
+    PARAMS_CLOSE.lastIndex = at;
+    if (PARAMS_CLOSE.exec(body) === null) return undefined;
+    at = PARAMS_CLOSE.lastIndex;
+  }
+  CALL_TAIL.lastIndex = at;
+  if (CALL_TAIL.exec(body) === null) return undefined;
+  return { method: head[1] ?? '', params };
+}
+
 export function parseMethodCall(body: string): { method: string; params: unknown[] } {
+  const simple = parseStringMethodCall(body);
+  if (simple !== undefined) return simple;
   const root = parseXmlTree(body);
   if (root.name !== 'methodCall') fail(`root is <${root.name}>, not <methodCall>`);
   const [nameEl, paramsEl, extra] = elementsOf(root);

@@ -281,7 +281,10 @@ export function setMemoryLimits(
 }
 
 /** The memory fields together, for the explicit setters that change one or more of them. */
-type Memory = Pick<VM, 'memory_static_min' | 'memory_static_max' | 'memory_dynamic_min' | 'memory_dynamic_max'>;
+type Memory = Pick<
+  VM,
+  'memory_static_min' | 'memory_static_max' | 'memory_dynamic_min' | 'memory_dynamic_max'
+>;
 
 /** Sets memory fields of a halted VM after checking the constraint on the result. */
 export function setMemory(ctx: Ctx, vm: string, change: (m: Memory) => Partial<Memory>): Promise<void> {
@@ -301,7 +304,12 @@ export function setMemory(ctx: Ctx, vm: string, change: (m: Memory) => Partial<M
 }
 
 /** VM.set_VCPUs_max / set_VCPUs_at_startup on a halted VM, keeping 1 ≤ at_startup ≤ max. */
-export function setVcpus(ctx: Ctx, vm: string, field: 'VCPUs_max' | 'VCPUs_at_startup', value: number): Promise<void> {
+export function setVcpus(
+  ctx: Ctx,
+  vm: string,
+  field: 'VCPUs_max' | 'VCPUs_at_startup',
+  value: number,
+): Promise<void> {
   const rec = read(ctx, 'VM', vm);
   const next = { VCPUs_max: rec.VCPUs_max, VCPUs_at_startup: rec.VCPUs_at_startup, [field]: value };
   checkVcpus(next.VCPUs_max, next.VCPUs_at_startup);

@@ -307,7 +307,12 @@ export const Host = defineClass({
     disable: message({
       params: [
         param('host', t.ref('host'), 'The Host to disable'),
-        param('auto_enable', t.bool, 'If true (the default), the host will be re-enabled after a toolstack restart', { default: true }),
+        param(
+          'auto_enable',
+          t.bool,
+          'If true (the default), the host will be re-enabled after a toolstack restart',
+          { default: true },
+        ),
       ],
       result: t.void,
       doc: 'Puts the host into a state in which no new VMs can be started. Currently active VMs on the host continue to execute.',

@@ -105,7 +105,13 @@ export const SR = defineClass({
   },
   messages: {
     set_name_label: setter('SR', 'name_label', t.string, 'Set the name label of the SR', 'vm-admin'),
-    set_name_description: setter('SR', 'name_description', t.string, 'Set the name description of the SR', 'vm-admin'),
+    set_name_description: setter(
+      'SR',
+      'name_description',
+      t.string,
+      'Set the name description of the SR',
+      'vm-admin',
+    ),
     get_supported_types: message({
       params: [],
       result: t.set(t.string),
@@ -115,7 +121,11 @@ export const SR = defineClass({
     create: message({
       params: [
         param('host', t.ref('host'), 'The host to create/make the SR on'),
-        param('device_config', stringMap, 'The device config string that will be passed to backend SR driver'),
+        param(
+          'device_config',
+          stringMap,
+          'The device config string that will be passed to backend SR driver',
+        ),
         param('physical_size', t.int, 'The physical size of the new storage repository'),
         param('name_label', t.string, 'The name of the new storage repository'),
         param('name_description', t.string, 'The description of the new storage repository'),
@@ -137,7 +147,9 @@ export const SR = defineClass({
         param('name_description', t.string, 'The description of the new storage repository'),
         param('type', t.string, 'The type of the SR; used to specify the SR backend driver to use'),
         param('content_type', t.string, 'The type of the new SRs content, if required (e.g. ISOs)'),
-        param('shared', t.bool, 'True if the SR (is capable of) being shared by multiple hosts', { default: false }),
+        param('shared', t.bool, 'True if the SR (is capable of) being shared by multiple hosts', {
+          default: false,
+        }),
         param('sm_config', stringMap, 'Storage backend specific configuration options', { default: {} }),
       ],
       result: t.ref('SR'),
@@ -156,7 +168,7 @@ export const SR = defineClass({
     destroy: message({
       params: [param('sr', t.ref('SR'), 'The SR to destroy')],
       result: t.void,
-      doc: 'Destroy specified SR, removing SR-record from database and remove SR from disk. (In order to affect this operation the appropriate device_config is read from the specified SR\'s PBD on current host)',
+      doc: "Destroy specified SR, removing SR-record from database and remove SR from disk. (In order to affect this operation the appropriate device_config is read from the specified SR's PBD on current host)",
       errors: ['SR_HAS_PBD'],
       roles: 'pool-operator',
       async: true,

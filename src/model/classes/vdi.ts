@@ -129,7 +129,13 @@ export const VDI = defineClass({
   },
   messages: {
     set_name_label: setter('VDI', 'name_label', t.string, 'Set the name label of the VDI', 'vm-admin'),
-    set_name_description: setter('VDI', 'name_description', t.string, 'Set the name description of the VDI', 'vm-admin'),
+    set_name_description: setter(
+      'VDI',
+      'name_description',
+      t.string,
+      'Set the name description of the VDI',
+      'vm-admin',
+    ),
     create: message({
       params: [param('args', t.record('VDI'), 'All constructor arguments')],
       result: t.ref('VDI'),
