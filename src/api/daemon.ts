@@ -133,35 +133,35 @@ function attachStorage(db: Db, hostRef: string): Map<string, StorageDriver> {
   return out;
 }
 
-export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const clock = opts.clock ?? systemClock;
-  const random = opts.random ?? cryptoRandom;
-  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-  const { log, flush } = makeLogger(opts.dataDir, opts.logLevel ?? 'info');
-  const passwordFile = join(opts.dataDir, 'root-password.scrypt');
-  if (!existsSync(passwordFile)) {
-    if (opts.rootPassword === undefined || opts.rootPassword === '') {
-      throw new Error(
-        'first start needs a root password: --root-password-file FILE or POOLSTACK_ROOT_PASSWORD',
-      );
-    }
-    await writePasswordHash(passwordFile, 'root', opts.rootPassword);
+/** The root password hash must exist before the first start can complete. */
+async function ensurePassword(passwordFile: string, rootPassword: string | undefined): Promise<void> {
+  if (existsSync(passwordFile)) return;
+  if (rootPassword === undefined || rootPassword === '') {
+    throw new Error(
+      'first start needs a root password: --root-password-file FILE or POOLSTACK_ROOT_PASSWORD',
+    );
   }
-  const store = new SqliteStore(join(opts.dataDir, 'state.db'));
-  const db = new Db(store, classes, clock);
-  const hypervisor: HypervisorDriver = new SimHypervisor({ stateDir: join(opts.dataDir, 'sim'), clock });
-  const info = await hypervisor.host.info();
-  const hostname = opts.hostname ?? osHostname();
-  const id: HostIdentity = { hostname, address: opts.address, localSrDir: join(opts.dataDir, 'sr', 'local') };
-  const storage = new Map<string, StorageDriver>();
-  const svcBase = {
+  await writePasswordHash(passwordFile, 'root', rootPassword);
+}
+
+type BaseServices = Omit<Services, 'hostRef'>;
+
+/** Everything the implementations use except the host's own ref (not known before first start). */
+function baseServices(
+  opts: DaemonOptions,
+  store: SqliteStore,
+  db: Db,
+  hypervisor: HypervisorDriver,
+  log: Logger,
+): BaseServices {
+  return {
     db,
-    clock,
-    random,
+    clock: opts.clock ?? systemClock,
+    random: opts.random ?? cryptoRandom,
     log,
     hypervisor,
-    storage,
-    auth: new ScryptAuthenticator(passwordFile),
+    storage: new Map<string, StorageDriver>(),
+    auth: new ScryptAuthenticator(join(opts.dataDir, 'root-password.scrypt')),
     config: {
       authFailureDelayMs: opts.authFailureDelayMs ?? limits.authFailureDelayMs,
       sessionIdleMs: opts.sessionIdleMs ?? limits.sessionIdleMs,
@@ -177,6 +177,21 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       reboot: () => setTimeout(() => (opts.power ?? defaultPower).reboot(), 100),
     },
   };
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const clock = opts.clock ?? systemClock;
+  mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+  const { log, flush } = makeLogger(opts.dataDir, opts.logLevel ?? 'info');
+  await ensurePassword(join(opts.dataDir, 'root-password.scrypt'), opts.rootPassword);
+  const store = new SqliteStore(join(opts.dataDir, 'state.db'));
+  const db = new Db(store, classes, clock);
+  const hypervisor: HypervisorDriver = new SimHypervisor({ stateDir: join(opts.dataDir, 'sim'), clock });
+  const info = await hypervisor.host.info();
+  const hostname = opts.hostname ?? osHostname();
+  const id: HostIdentity = { hostname, address: opts.address, localSrDir: join(opts.dataDir, 'sr', 'local') };
+  const svcBase = baseServices(opts, store, db, hypervisor, log);
+  const { storage, random } = svcBase;
   let hostRef = store.getMeta(LOCAL_HOST_KEY);
   if (hostRef === undefined) {
     hostRef = firstStart({ ...svcBase, hostRef: '' }, id, info, macFrom(random));

@@ -7,6 +7,19 @@ import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
 import { identity, read } from '../util.js';
 
+/** What a directory SR allows (SR.allowed_operations). */
+const srOperations = [
+  'scan',
+  'vdi_create',
+  'vdi_destroy',
+  'vdi_clone',
+  'vdi_resize',
+  'destroy',
+  'forget',
+  'plug',
+  'unplug',
+] as const;
+
 function assertType(ctx: Ctx, type: string): void {
   if (!ctx.svc.storageTypes.includes(type)) throw new ApiError('SR_UNKNOWN_DRIVER', [type]);
 }
@@ -58,17 +71,7 @@ export async function createSr(
       shared,
       sm_config: smConfig,
       physical_size: physicalSize,
-      allowed_operations: [
-        'scan',
-        'vdi_create',
-        'vdi_destroy',
-        'vdi_clone',
-        'vdi_resize',
-        'destroy',
-        'forget',
-        'plug',
-        'unplug',
-      ],
+      allowed_operations: [...srOperations],
     });
     tx.create('PBD', pbd.ref, {
       uuid: pbd.uuid,
@@ -104,17 +107,7 @@ export function introduceSr(
       content_type: contentType,
       shared,
       sm_config: smConfig,
-      allowed_operations: [
-        'scan',
-        'vdi_create',
-        'vdi_destroy',
-        'vdi_clone',
-        'vdi_resize',
-        'destroy',
-        'forget',
-        'plug',
-        'unplug',
-      ],
+      allowed_operations: [...srOperations],
     }),
   );
   return ref;
