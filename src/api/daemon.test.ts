@@ -2,7 +2,7 @@
 // long-polling and coalescing, event.inject tokens, Async tasks with XML-RPC results, task.cancel,
 // legacy event.register/next, system.listMethods, and that a restart keeps the pool.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -193,6 +193,28 @@ describe('API in process', () => {
     await call('VM.destroy', vm);
     await assert.rejects(call('VM.get_record', vm), (e: XapiCallError) => e.code === 'HANDLE_INVALID');
     assert.equal(typeof (await call('VDI.get_uuid', vdi)), 'string', 'VM.destroy leaves VDIs');
+  });
+
+  it('audits every call that is not a read, with secrets redacted', async () => {
+    const vm = await newVm('audited');
+    await call('VM.set_name_label', vm, 'audited-2');
+    await call('VM.get_record', vm);
+    const lines = readFileSync(join(dir, 'logs', 'audit.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { call: string; user?: string; args: unknown; outcome: string });
+    const set = lines.find(
+      (l) => l.call === 'VM.set_name_label' && JSON.stringify(l.args).includes('audited-2'),
+    );
+    assert.equal(set?.user, 'root');
+    assert.equal(set?.outcome, 'ok');
+    const login = lines.find((l) => l.call === 'session.login_with_password');
+    assert.equal(login?.args, '(redacted)');
+    assert.ok(
+      !readFileSync(join(dir, 'logs', 'audit.log'), 'utf8').includes('"pw"'),
+      'no password in the audit log',
+    );
+    assert.ok(!lines.some((l) => l.call === 'VM.get_record'), 'reads are not audited');
   });
 
   it('keeps the pool, VMs and running domains across a restart', async () => {

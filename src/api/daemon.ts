@@ -95,6 +95,12 @@ function ensureTls(dir: string, name: string): { key: string; cert: string } {
   return { key: readFileSync(key, 'utf8'), cert: readFileSync(cert, 'utf8') };
 }
 
+/** The audit log: written synchronously line by line, so a crash cannot lose who did what. */
+function makeAuditLogger(dataDir: string): Logger {
+  const dest = pino.destination({ dest: join(dataDir, 'logs', 'audit.log'), sync: true, mkdir: true });
+  return pino({ level: 'info', base: undefined }, dest);
+}
+
 function makeLogger(dataDir: string, level: string): { log: Logger; flush: () => void } {
   mkdirSync(join(dataDir, 'logs'), { recursive: true });
   const dest = pino.destination({ dest: join(dataDir, 'logs', 'poolstackd.log'), sync: false, mkdir: true });
@@ -159,6 +165,7 @@ function baseServices(
     clock: opts.clock ?? systemClock,
     random: opts.random ?? cryptoRandom,
     log,
+    audit: makeAuditLogger(opts.dataDir),
     hypervisor,
     storage: new Map<string, StorageDriver>(),
     auth: new ScryptAuthenticator(join(opts.dataDir, 'root-password.scrypt')),

@@ -81,13 +81,42 @@ export class Pipeline {
       this.checkCount(method, name, params);
       const ctx = this.prepare(method, name, params);
       const args = this.checkArgs(method, name, params);
-      if (isAsync)
-        return { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false };
-      const value = await method.invoke(ctx, args);
-      return { ok: true, ty: method.def.result, value, bare: false };
+      const audited = method.def.roles !== 'read-only' || method.def.sessionless;
+      try {
+        const out: CallOutcome = isAsync
+          ? { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false }
+          : { ok: true, ty: method.def.result, value: await method.invoke(ctx, args), bare: false };
+        if (audited) this.audit(ctx.session, name, method, args, 'ok');
+        return out;
+      } catch (e) {
+        if (audited)
+          this.audit(ctx.session, name, method, args, e instanceof ApiError ? e.code : 'INTERNAL_ERROR');
+        throw e;
+      }
     } catch (e) {
       return { ok: false, error: this.errorInfo(e, name) };
     }
+  }
+
+  /** One audit line: the caller, the call, its arguments (never for secret messages), the outcome. */
+  private audit(
+    session: string,
+    name: string,
+    method: Method,
+    args: readonly unknown[],
+    outcome: string,
+  ): void {
+    const who = session === '' ? undefined : this.svc.db.get('session', session);
+    this.svc.audit.info(
+      {
+        user: typeof who?.auth_user_name === 'string' ? who.auth_user_name : undefined,
+        session: typeof who?.uuid === 'string' ? who.uuid : undefined,
+        call: name,
+        args: method.def.secret ? '(redacted)' : args,
+        outcome,
+      },
+      'call',
+    );
   }
 
   private prepare(method: Method, name: string, params: readonly unknown[]): Ctx {

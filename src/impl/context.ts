@@ -11,6 +11,8 @@ export interface Services {
   readonly clock: Clock;
   readonly random: Random;
   readonly log: Logger;
+  /** Who called what: every call that is not a read, with secret parameters redacted. */
+  readonly audit: Logger;
   /** The host this daemon runs on. */
   readonly hostRef: string;
   readonly hypervisor: HypervisorDriver;
