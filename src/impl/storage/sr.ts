@@ -40,6 +40,29 @@ async function attach(ctx: Ctx, pbdRef: string): Promise<void> {
   });
 }
 
+interface SrDescription {
+  nameLabel: string;
+  nameDescription: string;
+  type: string;
+  contentType: string;
+  shared: boolean;
+  smConfig: Record<string, string>;
+}
+
+/** The SR record that SR.create and SR.introduce both make. */
+function srRecord(uuid: string, d: SrDescription): Partial<Rec<'SR'>> {
+  return {
+    uuid,
+    name_label: d.nameLabel,
+    name_description: d.nameDescription,
+    type: d.type,
+    content_type: d.contentType,
+    shared: d.shared,
+    sm_config: d.smConfig,
+    allowed_operations: [...srOperations],
+  };
+}
+
 export async function createSr(
   ctx: Ctx,
   host: string,
@@ -63,15 +86,8 @@ export async function createSr(
   const pbd = identity(ctx);
   ctx.svc.db.transact((tx) => {
     tx.create('SR', sr.ref, {
-      uuid: sr.uuid,
-      name_label: nameLabel,
-      name_description: nameDescription,
-      type,
-      content_type: contentType,
-      shared,
-      sm_config: smConfig,
+      ...srRecord(sr.uuid, { nameLabel, nameDescription, type, contentType, shared, smConfig }),
       physical_size: physicalSize,
-      allowed_operations: [...srOperations],
     });
     tx.create('PBD', pbd.ref, {
       uuid: pbd.uuid,
@@ -99,16 +115,7 @@ export function introduceSr(
   if (ctx.svc.db.refByUuid('SR', uuid) !== undefined) throw new ApiError('INVALID_VALUE', ['uuid', uuid]);
   const { ref } = identity(ctx);
   ctx.svc.db.transact((tx) =>
-    tx.create('SR', ref, {
-      uuid,
-      name_label: nameLabel,
-      name_description: nameDescription,
-      type,
-      content_type: contentType,
-      shared,
-      sm_config: smConfig,
-      allowed_operations: [...srOperations],
-    }),
+    tx.create('SR', ref, srRecord(uuid, { nameLabel, nameDescription, type, contentType, shared, smConfig })),
   );
   return ref;
 }
