@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import { limits } from '../base/limits.js';
+import { defaultCoordinatorConfig, PoolCoordinator } from '../cluster/coordinator.js';
 import { Db } from '../db/db.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
@@ -42,6 +43,10 @@ export interface DaemonOptions {
   sweepIntervalMs?: number | undefined;
   /** Sessions one user may hold before the least recently used is destroyed. */
   sessionsPerUserMax?: number | undefined;
+  /** Pool heartbeats, the silence after which a host is dead, and how long a write waits for its quorum. */
+  heartbeatIntervalMs?: number | undefined;
+  deadAfterMs?: number | undefined;
+  ackTimeoutMs?: number | undefined;
   /** What host.shutdown and host.reboot do to this process (the binary exits or re-executes). */
   power?: HostPower;
   clock?: Clock;
@@ -53,6 +58,7 @@ export interface Daemon {
   readonly httpPort: number | undefined;
   readonly hostRef: string;
   readonly db: Db;
+  readonly cluster: PoolCoordinator;
   stop(): Promise<void>;
 }
 
@@ -150,7 +156,7 @@ async function ensurePassword(passwordFile: string, rootPassword: string | undef
   await writePasswordHash(passwordFile, 'root', rootPassword);
 }
 
-type BaseServices = Omit<Services, 'hostRef'>;
+type BaseServices = Omit<Services, 'hostRef' | 'cluster' | 'certificate'>;
 
 /** Everything the implementations use except the host's own ref (not known before first start). */
 function baseServices(
@@ -197,27 +203,75 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const info = await hypervisor.host.info();
   const hostname = opts.hostname ?? osHostname();
   const id: HostIdentity = { hostname, address: opts.address, localSrDir: join(opts.dataDir, 'sr', 'local') };
+  const tls = ensureTls(join(opts.dataDir, 'tls'), hostname);
   const svcBase = baseServices(opts, store, db, hypervisor, log);
   const { storage, random } = svcBase;
-  let hostRef = store.getMeta(LOCAL_HOST_KEY);
-  if (hostRef === undefined) {
-    hostRef = firstStart({ ...svcBase, hostRef: '' }, id, info, macFrom(random));
-    store.putMeta(LOCAL_HOST_KEY, hostRef);
+  const newPool = (): string => {
+    const ref = firstStart(
+      { ...svcBase, hostRef: '', cluster: undefined as never, certificate: tls.cert },
+      id,
+      info,
+      macFrom(random),
+    );
+    store.putMeta(LOCAL_HOST_KEY, ref);
+    return ref;
+  };
+  let hostRef = store.getMeta(LOCAL_HOST_KEY) ?? '';
+  if (hostRef === '') {
+    hostRef = newPool();
     log.info({ hostRef }, 'created a new one-host pool');
   }
-  const svc: Services = { ...svcBase, hostRef };
-  for (const [sr, drv] of attachStorage(db, hostRef)) {
-    await drv.attach();
-    storage.set(sr, drv);
-  }
-  await reconcile(svc, id, info);
-  // A host disabled with auto_enable=true (the default) comes back enabled, as xapi's does.
-  if (store.getMeta(AUTO_ENABLE_KEY) !== 'false')
-    db.transact((tx) => tx.update('host', hostRef, { enabled: true }));
+  const attach = async () => {
+    storage.clear();
+    for (const [sr, drv] of attachStorage(db, svc.hostRef)) {
+      await drv.attach();
+      storage.set(sr, drv);
+    }
+  };
+  const cluster = new PoolCoordinator({
+    db,
+    clock,
+    random,
+    log: log.child({ module: 'cluster' }),
+    local: svcBase.localState,
+    hostRef: () => svc.hostRef,
+    selfAddress: opts.address,
+    port: opts.port,
+    certificate: tls.cert,
+    config: {
+      ...defaultCoordinatorConfig,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? defaultCoordinatorConfig.heartbeatIntervalMs,
+      deadAfterMs: opts.deadAfterMs ?? defaultCoordinatorConfig.deadAfterMs,
+      ackTimeoutMs: opts.ackTimeoutMs ?? defaultCoordinatorConfig.ackTimeoutMs,
+    },
+    // Ejected: this host starts again as a new one-host pool, in-process.
+    resetToStandalone: async () => {
+      (svc as { hostRef: string }).hostRef = newPool();
+      await attach();
+      await settleAsMaster();
+      log.warn({ hostRef: svc.hostRef }, 'ejected from the pool: now a new one-host pool');
+    },
+  });
+  const svc: Services = { ...svcBase, hostRef, cluster, certificate: tls.cert };
+  /** A master owns its own records: its address, certificate and domains as they are now. */
+  const settleAsMaster = async () => {
+    await reconcile(svc, id, info);
+    db.transact((tx) => {
+      tx.update('host', svc.hostRef, { server_certificate: tls.cert });
+      for (const p of db.all('pool').keys()) tx.update('pool', p, { epoch: cluster.currentEpoch });
+    });
+    // A host disabled with auto_enable=true (the default) comes back enabled, as xapi's does.
+    if (store.getMeta(AUTO_ENABLE_KEY) !== 'false')
+      db.transact((tx) => tx.update('host', svc.hostRef, { enabled: true }));
+  };
+  await attach();
+  cluster.start();
+  // A member's database is the master's: only the master writes it.
+  if (cluster.isMaster) await settleAsMaster();
 
   const pipeline = new Pipeline(svc, buildMethods());
   const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));
-  const tls = ensureTls(join(opts.dataDir, 'tls'), hostname);
+  server.addRoute((req, res) => cluster.route(req, res));
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);
   const sweeper = setInterval(() => {
@@ -230,18 +284,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     readyFile,
     JSON.stringify({ pid: process.pid, port, httpPort, address: opts.address }) + '\n',
   );
-  log.info({ port, httpPort, address: opts.address }, 'poolstackd ready');
+  log.info(
+    { port, httpPort, address: opts.address, role: cluster.isMaster ? 'master' : 'member' },
+    'poolstackd ready',
+  );
 
   let stopped = false;
   return {
     port,
     httpPort,
-    hostRef,
+    get hostRef() {
+      return svc.hostRef;
+    },
     db,
+    cluster,
     async stop() {
       if (stopped) return;
       stopped = true;
       clearInterval(sweeper);
+      cluster.stop();
       for (const a of svc.taskAborts.values()) a.abort();
       await server.close();
       await hypervisor.close();

@@ -23,6 +23,18 @@ import { hasAsync, listMethodNames, type Method } from './methods.js';
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 
 /**
+ * Calls a pool member answers itself (xapi's emergency calls, datamodel.ml `emergency_calls`);
+ * every other call on a member gets HOST_IS_SLAVE naming the master, so clients follow it.
+ */
+const MEMBER_CALLS: ReadonlySet<string> = new Set([
+  'pool.emergency_transition_to_master',
+  'pool.emergency_reset_master',
+  'session.slave_local_login_with_password',
+  'session.local_logout',
+  'host.is_in_emergency_mode',
+]);
+
+/**
  * The context of one synchronous call. Reads are most calls, and they need neither an operation
  * ref nor a logger, so both are made on first use. A class, not an object literal with getters:
  * V8 builds an accessor literal on a slow path (about 1 µs per call, against 40 ns). Its getters
@@ -77,15 +89,28 @@ export class Pipeline {
         }
         throw new ApiError('MESSAGE_METHOD_UNKNOWN', [name]);
       }
+      const local = MEMBER_CALLS.has(method.name);
+      const pool = this.svc.cluster;
+      if (!local && !pool.isMaster) throw new ApiError('HOST_IS_SLAVE', [pool.masterAddress]);
       // xapi matches the parameter count before it looks at the session (gen_server.ml).
       this.checkCount(method, name, params);
       const ctx = this.prepare(method, name, params);
       const args = this.checkArgs(method, name, params);
       const audited = method.def.roles !== 'read-only' || method.def.sessionless;
+      // A write waits for a change of master to finish and is refused without a quorum; its reply
+      // waits until a quorum of the pool holds it (docs/replication.md).
+      const replicated = !local && method.def.roles !== 'read-only';
       try {
+        if (replicated) await pool.beforeWrite();
         const out: CallOutcome = isAsync
-          ? { ok: true, ty: t.ref('task'), value: this.startAsync(ctx, method, args), bare: false }
+          ? {
+              ok: true,
+              ty: t.ref('task'),
+              value: this.startAsync(ctx, method, args, replicated),
+              bare: false,
+            }
           : { ok: true, ty: method.def.result, value: await method.invoke(ctx, args), bare: false };
+        if (replicated && !isAsync) await pool.afterWrite();
         if (audited) this.audit(ctx.session, name, method, args, 'ok');
         return out;
       } catch (e) {
@@ -162,7 +187,7 @@ export class Pipeline {
     });
   }
 
-  private startAsync(ctx: Ctx, method: Method, args: unknown[]): string {
+  private startAsync(ctx: Ctx, method: Method, args: unknown[], replicated: boolean): string {
     const task = createTask(ctx, `Async.${method.name}`, '');
     const abort = new AbortController();
     this.svc.taskAborts.set(task, abort);
@@ -178,6 +203,7 @@ export class Pipeline {
     void (async () => {
       try {
         const value = await method.invoke(taskCtx, args);
+        if (replicated) await this.svc.cluster.afterWrite();
         const ty = method.def.result;
         const cls = ty.kind === 'ref' ? ty.cls : '';
         completeTask(this.svc, task, ty.kind === 'void' ? '' : encodeValue(ty, value), cls);

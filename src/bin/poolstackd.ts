@@ -5,7 +5,8 @@ import { startDaemon } from '../api/daemon.js';
 import { parseArgs } from './args.js';
 
 const usage = `usage: poolstackd --data-dir DIR --address A --port P [--http-port H] [--driver sim]
-                  [--hostname NAME] [--root-password-file F] [--log-level L]`;
+                  [--hostname NAME] [--root-password-file F] [--log-level L]
+                  [--heartbeat-interval-ms N] [--dead-after-ms N] [--ack-timeout-ms N]`;
 
 async function main(): Promise<void> {
   const a = parseArgs(
@@ -20,6 +21,9 @@ async function main(): Promise<void> {
       'root-password-file',
       'log-level',
       'auth-failure-delay-ms',
+      'heartbeat-interval-ms',
+      'dead-after-ms',
+      'ack-timeout-ms',
     ],
     ['help'],
   );
@@ -38,6 +42,14 @@ async function main(): Promise<void> {
     pwFile !== undefined ? readFileSync(pwFile, 'utf8').trim() : process.env.POOLSTACK_ROOT_PASSWORD;
   const httpPort = a.get('http-port');
   const delay = a.get('auth-failure-delay-ms');
+  const num = (name: string): number | undefined => {
+    const v = a.get(name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0)
+      throw new Error(`--${name} needs a positive whole number of milliseconds`);
+    return n;
+  };
   const daemon = await startDaemon({
     dataDir,
     address,
@@ -48,6 +60,9 @@ async function main(): Promise<void> {
     rootPassword,
     authFailureDelayMs: delay === undefined ? undefined : Number(delay),
     logLevel: a.get('log-level'),
+    heartbeatIntervalMs: num('heartbeat-interval-ms'),
+    deadAfterMs: num('dead-after-ms'),
+    ackTimeoutMs: num('ack-timeout-ms'),
   });
   const plain = daemon.httpPort === undefined ? '' : `, http://${address}:${daemon.httpPort}/`;
   console.log(`poolstackd ready: https://${address}:${daemon.port}/${plain}`);

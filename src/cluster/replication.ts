@@ -79,8 +79,8 @@ export class MasterReplicator<C> {
     startGen: number,
     /** Epoch of the entry at startGen (what this master held when it took over). */
     startEpoch: number,
-    private readonly members: readonly HostId[],
-    private readonly mode: AckMode,
+    private members: readonly HostId[],
+    private mode: AckMode,
     private readonly logMax: number,
   ) {
     this.ackedGen = startGen;
@@ -88,6 +88,40 @@ export class MasterReplicator<C> {
     this.lastEpoch = startEpoch;
     for (const m of members)
       if (m !== self) this.followers.set(m, { matchGen: 0, sentGen: 0, connected: false });
+  }
+
+  /** Hosts left out of the quorum (a two-host pool's dead member in degraded mode). */
+  private excluded: ReadonlySet<HostId> = new Set();
+
+  /**
+   * The pool's hosts changed (join, eject, forget) or some are left out of the quorum. Progress
+   * of hosts that stay is kept. May acknowledge writes the smaller quorum now holds.
+   */
+  setMembers(members: readonly HostId[], excluded: ReadonlySet<HostId> = new Set()): MasterAction<C>[] {
+    this.members = members;
+    this.excluded = excluded;
+    for (const m of members)
+      if (m !== this.self && !this.followers.has(m))
+        this.followers.set(m, { matchGen: 0, sentGen: 0, connected: false });
+    for (const id of [...this.followers.keys()]) if (!members.includes(id)) this.followers.delete(id);
+    return this.advance();
+  }
+
+  setMode(mode: AckMode): MasterAction<C>[] {
+    this.mode = mode;
+    return this.advance();
+  }
+
+  /** How many hosts must hold a write, and how many hold the head now. */
+  quorum(): { needed: number; holding: number; connected: number } {
+    let holding = 1;
+    let connected = 1;
+    for (const [id, f] of this.followers) {
+      if (this.excluded.has(id)) continue;
+      if (f.matchGen >= this.lastGen) holding++;
+      if (f.connected) connected++;
+    }
+    return { needed: quorumSize(this.mode, this.members.length - this.excluded.size), holding, connected };
   }
 
   /** Generation up to which writes are held by a quorum and may be acknowledged. */
@@ -181,8 +215,10 @@ export class MasterReplicator<C> {
   }
 
   private advance(): MasterAction<C>[] {
-    const held = [this.lastGen, ...[...this.followers.values()].map((f) => f.matchGen)].sort((a, b) => b - a);
-    const q = quorumSize(this.mode, this.members.length);
+    const held = [this.lastGen];
+    for (const [id, f] of this.followers) if (!this.excluded.has(id)) held.push(f.matchGen);
+    held.sort((a, b) => b - a);
+    const q = quorumSize(this.mode, this.members.length - this.excluded.size);
     const candidate = held[q - 1] ?? 0;
     if (candidate <= this.ackedGen) return [];
     this.ackedGen = candidate;

@@ -11,6 +11,9 @@ import type { Deletion, SqliteStore, StoredRow } from './sqlite-store.js';
 
 export type Rec = Record<string, unknown>;
 
+/** Local meta key: the generation of the last commit that changed pool data. */
+const APPLIED_GEN_KEY = 'applied_gen';
+
 export interface Row {
   readonly cls: string;
   readonly ref: string;
@@ -32,6 +35,17 @@ interface Inverse {
   readonly field: string;
   readonly parentCls: string;
   readonly parentField: string;
+}
+
+/**
+ * One persistent object as a commit left it, or its deletion (body null): what replication sends
+ * to members, who apply a commit's row changes as one transaction at the same generation.
+ */
+export interface RowChange {
+  readonly cls: string;
+  readonly ref: string;
+  readonly ctime: number;
+  readonly body: Rec | null;
 }
 
 /** A write in progress: reads see its own writes; nothing is visible to others until commit. */
@@ -56,6 +70,13 @@ export class Db {
   private gen: number;
   private readonly waiters = new Set<() => void>();
   private readonly listeners = new Set<(changes: readonly Change[]) => void>();
+  private readonly replicationListeners = new Set<(gen: number, rows: readonly RowChange[]) => void>();
+  /**
+   * A replica follows its master's generations: it takes persistent changes only from applyEntry
+   * and installSnapshot, and its local commits (sessions, tasks) do not advance the generation.
+   */
+  private replica = false;
+  private lastPersistentGen: number;
 
   constructor(
     private readonly store: SqliteStore,
@@ -75,6 +96,7 @@ export class Db {
     }
     this.gen = store.loadGeneration();
     this.logFloor = this.gen;
+    this.lastPersistentGen = Number(store.getMeta(APPLIED_GEN_KEY) ?? '0');
     this.load(store.loadRows());
   }
 
@@ -113,19 +135,115 @@ export class Db {
     return undefined;
   }
 
-  /** Runs `fn` as one transaction. If it throws, nothing changes and the error propagates. */
-  transact<T>(fn: (tx: Tx) => T): T {
+  /**
+   * Runs `fn` as one transaction. If it throws, nothing changes and the error propagates.
+   * `meta` (host-local keys) is written in the same durable transaction when it commits rows.
+   */
+  transact<T>(fn: (tx: Tx) => T, meta?: Record<string, string>): T {
     const pending = new Map<string, Pending>();
     const tx = this.makeTx(pending);
     const result = fn(tx);
-    this.commit(pending);
+    this.commit(pending, meta);
     return result;
+  }
+
+  /** Generation of the last commit that changed pool data (what replication has numbered). */
+  get appliedGen(): number {
+    return this.lastPersistentGen;
   }
 
   /** Called after each commit with its changes (replication, legacy event queues). */
   onCommit(listener: (changes: readonly Change[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Called after each commit that changed persistent rows, with those rows (replication). */
+  onReplicatedCommit(listener: (gen: number, rows: readonly RowChange[]) => void): () => void {
+    this.replicationListeners.add(listener);
+    return () => this.replicationListeners.delete(listener);
+  }
+
+  get isReplica(): boolean {
+    return this.replica;
+  }
+
+  /**
+   * Makes this database a replica positioned at `appliedGen` (the last entry it applied), or a
+   * master again. A master continues from its current generation.
+   */
+  setReplica(on: boolean, appliedGen?: number): void {
+    this.replica = on;
+    if (on && appliedGen !== undefined) {
+      this.gen = appliedGen;
+      this.log.length = 0;
+      this.logFloor = appliedGen;
+    }
+  }
+
+  /** Every persistent row, as a snapshot for a replica (bodies hold persistent fields only). */
+  persistentRows(): StoredRow[] {
+    const out: StoredRow[] = [];
+    for (const [cls, t] of this.tables) {
+      const def = this.classes[cls];
+      if (def === undefined || !def.persist) continue;
+      for (const r of t.values())
+        out.push({ cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, body: persistentBody(def, r.rec) });
+    }
+    return out;
+  }
+
+  /**
+   * A replica applies one replicated commit: the rows at generation `gen`, durably and atomically
+   * with `meta` (its applied position), then in memory. Fields that are not persistent keep their
+   * local values.
+   */
+  applyEntry(gen: number, rows: readonly RowChange[], meta: Record<string, string>): void {
+    assert(this.replica, 'applyEntry on a master');
+    assert(gen > this.gen, `replicated generation ${gen} is not above ${this.gen}`);
+    const upserts: StoredRow[] = [];
+    const deletes: Deletion[] = [];
+    const applied: { p: Pending; row: Row | undefined }[] = [];
+    for (const c of rows) {
+      const def = this.classes[c.cls];
+      assert(def !== undefined && def.persist && this.tables.has(c.cls), `replicated unknown class ${c.cls}`);
+      const before = this.row(c.cls, c.ref);
+      let row: Row | undefined;
+      if (c.body !== null) {
+        const local: Rec = {};
+        if (before !== undefined)
+          for (const [k, f] of Object.entries(def.fields)) if (!f.persist) local[k] = before.rec[k];
+        const rec = { ...withDefaults(def, c.body), ...local };
+        const bad = recordConforms(def, rec, this.resolve);
+        assert(bad === undefined, `replicated ${c.cls}.${bad} does not conform`);
+        row = { cls: c.cls, ref: c.ref, ctime: c.ctime, mtime: gen, rec };
+        upserts.push({ ...row, body: persistentBody(def, rec) });
+      } else if (before !== undefined) deletes.push({ gen, cls: c.cls, ref: c.ref, ctime: c.ctime });
+      applied.push({ p: { cls: c.cls, ref: c.ref, before, after: row?.rec ?? null, touched: false }, row });
+    }
+    this.store.commit({ gen, upserts, deletes, meta: { ...meta, [APPLIED_GEN_KEY]: String(gen) } });
+    this.lastPersistentGen = gen;
+    this.apply(gen, applied);
+  }
+
+  /**
+   * A replica replaces its whole persistent state with the master's at `gen`. Memory-only
+   * classes (sessions, tasks) are kept. Event tokens from before are answered from a full scan.
+   */
+  installSnapshot(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): void {
+    assert(this.replica, 'installSnapshot on a master');
+    this.store.replaceAll(gen, rows, { ...meta, [APPLIED_GEN_KEY]: String(gen) });
+    this.lastPersistentGen = gen;
+    for (const [cls, t] of this.tables) {
+      if (!this.classes[cls]?.persist) continue;
+      t.clear();
+      this.uuids.get(cls)?.clear();
+    }
+    this.gen = gen;
+    this.log.length = 0;
+    this.logFloor = gen;
+    this.load(rows.map((r) => ({ ...r, body: { ...r.body } })));
+    for (const w of [...this.waiters]) w();
   }
 
   /** Resolves once the generation exceeds `gen`, or after `timeoutMs`. */
@@ -304,10 +422,24 @@ export class Db {
     return tx;
   }
 
-  private commit(pending: Map<string, Pending>): void {
+  private commit(pending: Map<string, Pending>, meta?: Record<string, string>): void {
     const changed = [...pending.values()].filter((p) => p.touched || !sameRec(p.before?.rec, p.after));
     if (changed.length === 0) return;
-    const gen = this.gen + 1;
+    const replicated: RowChange[] = [];
+    for (const p of changed) {
+      const def = this.classes[p.cls];
+      if (def?.persist && persistentChanged(def, p.before?.rec, p.after))
+        replicated.push({
+          cls: p.cls,
+          ref: p.ref,
+          ctime: p.before?.ctime ?? this.gen + 1,
+          body: p.after === null ? null : persistentBody(def, p.after),
+        });
+    }
+    // A replica's local commits only touch memory-only state and keep the master's generation.
+    assert(!this.replica || replicated.length === 0, 'a replica cannot commit pool data');
+    const replicatedRefs = new Set(replicated.map((r) => r.ref));
+    const gen = this.replica ? this.gen : this.gen + 1;
     const upserts: StoredRow[] = [];
     const deletes: Deletion[] = [];
     const rows: { p: Pending; row: Row | undefined }[] = [];
@@ -321,12 +453,15 @@ export class Db {
         assert(bad === undefined, `${p.cls}.${bad} does not conform: ${JSON.stringify(row.rec[bad ?? ''])}`);
       }
       rows.push({ p, row });
-      if (!def.persist) continue;
+      if (!def.persist || !replicatedRefs.has(p.ref)) continue;
       if (row !== undefined) upserts.push({ ...row, body: persistentBody(def, row.rec) });
       else if (p.before !== undefined) deletes.push({ gen, cls: p.cls, ref: p.ref, ctime });
     }
-    this.store.commit({ gen, upserts, deletes });
+    const withGen = replicated.length > 0 ? { ...meta, [APPLIED_GEN_KEY]: String(gen) } : meta;
+    this.store.commit({ gen, upserts, deletes, meta: withGen });
+    if (replicated.length > 0) this.lastPersistentGen = gen;
     this.apply(gen, rows);
+    if (replicated.length > 0) for (const l of this.replicationListeners) l(gen, replicated);
   }
 
   private apply(gen: number, rows: { p: Pending; row: Row | undefined }[]): void {
@@ -364,6 +499,19 @@ function persistentBody(def: ClassDef, rec: Rec): Rec {
   const out: Rec = {};
   for (const [k, f] of Object.entries(def.fields)) if (f.persist) out[k] = rec[k];
   return out;
+}
+
+function persistentChanged(def: ClassDef, before: Rec | undefined, after: Rec | null): boolean {
+  if (before === undefined || after === null) return before !== undefined || after !== null;
+  for (const [k, f] of Object.entries(def.fields)) {
+    if (!f.persist) continue;
+    const x = before[k];
+    const y = after[k];
+    if (x === y) continue;
+    if (typeof x !== 'object' || typeof y !== 'object' || JSON.stringify(x) !== JSON.stringify(y))
+      return true;
+  }
+  return false;
 }
 
 function sameRec(a: Rec | undefined, b: Rec | null): boolean {

@@ -23,6 +23,8 @@ export interface CommitWrite {
   gen: number;
   upserts: StoredRow[];
   deletes: Deletion[];
+  /** Host-local keys written in the same transaction (a replica's applied position). */
+  meta?: Record<string, string> | undefined;
 }
 
 /** Generations are reserved in blocks so commits touching only in-memory classes need no disk write. */
@@ -121,7 +123,8 @@ export class SqliteStore {
   /** Makes one commit durable, atomically. Throws (and writes nothing) on failure. */
   commit(w: CommitWrite): void {
     const needReserve = w.gen > this.reserved;
-    if (w.upserts.length === 0 && w.deletes.length === 0 && !needReserve) return;
+    const meta = Object.entries(w.meta ?? {});
+    if (w.upserts.length === 0 && w.deletes.length === 0 && !needReserve && meta.length === 0) return;
     let bytes = 0;
     this.db.transaction(() => {
       for (const r of w.upserts) {
@@ -135,6 +138,7 @@ export class SqliteStore {
       }
       if (w.deletes.length > 0 && w.gen % 1000 === 0) this.pruneDeletions.run(limits.deletionLogMax);
       if (needReserve) this.setMeta.run('generation_reserved', String(w.gen + GENERATION_BLOCK));
+      for (const [k, v] of meta) this.setMeta.run(k, v);
     })();
     if (needReserve) this.reserved = w.gen + GENERATION_BLOCK;
     this.commitsSinceCheckpoint++;
@@ -171,6 +175,22 @@ export class SqliteStore {
         // every commit) and the next one retries.
       }
     });
+  }
+
+  /**
+   * Replaces every object with `rows` (a replica installing a snapshot of the master's database),
+   * atomically with `meta`. The deletion log is emptied: event tokens from before are answered
+   * from a full scan.
+   */
+  replaceAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM objects; DELETE FROM deletions;');
+      for (const r of rows) this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, JSON.stringify(r.body));
+      this.setMeta.run('generation_reserved', String(gen + GENERATION_BLOCK));
+      for (const [k, v] of Object.entries(meta)) this.setMeta.run(k, v);
+    })();
+    this.reserved = gen + GENERATION_BLOCK;
+    this.requestCheckpoint();
   }
 
   private reserve(from: number): void {

@@ -2,6 +2,7 @@
 // Mirrors xapi's `~__context`; nothing in impl/ reaches for globals.
 import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
+import type { PoolCoordinator } from '../cluster/coordinator.js';
 import type { Db } from '../db/db.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
 import type { StorageDriver } from '../drivers/storage/driver.js';
@@ -29,6 +30,10 @@ export interface Services {
   readonly localState: LocalState;
   /** Stops or restarts this host's daemon after the current reply is sent. */
   readonly power: HostPower;
+  /** This host's pool role: replication, master changes, the other hosts. */
+  readonly cluster: PoolCoordinator;
+  /** This host's TLS certificate (PEM), as the pool's hosts pin it. */
+  readonly certificate: string;
 }
 
 export interface LocalState {

@@ -5,6 +5,7 @@ import type { Classes } from '../model/index.js';
 import type { Ctx } from './context.js';
 import * as ev from './event.js';
 import * as hostOps from './host/host.js';
+import * as poolOps from './pool/pool.js';
 import {
   createMessage,
   createSimple,
@@ -39,6 +40,8 @@ export const handlers: Handlers<Ctx, Classes> = {
   session: {
     login_with_password: (ctx, uname, pwd, version, originator) =>
       loginWithPassword(ctx, uname, pwd, version, originator),
+    // A member's own login for the emergency calls; the session is good on this host only.
+    slave_local_login_with_password: (ctx, uname, pwd) => loginWithPassword(ctx, uname, pwd, '1.1', ''),
     logout: (ctx) => logout(ctx),
     local_logout: (ctx) => logout(ctx),
   },
@@ -59,7 +62,17 @@ export const handlers: Handlers<Ctx, Classes> = {
     get_current_id: (ctx) => ctx.svc.db.generation,
     inject: (ctx, cls, ref) => ev.eventInject(ctx, cls, ref),
   },
-  pool: {},
+  pool: {
+    join: (ctx, address, user, pwd) => poolOps.joinPool(ctx, address, user, pwd, false),
+    join_force: (ctx, address, user, pwd) => poolOps.joinPool(ctx, address, user, pwd, true),
+    eject: (ctx, host) => poolOps.ejectHost(ctx, host),
+    emergency_transition_to_master: (ctx, force) => ctx.svc.cluster.promote(force),
+    emergency_reset_master: (ctx, address) => ctx.svc.cluster.follow(address, ctx.svc.cluster.currentEpoch),
+    recover_slaves: (ctx) => ctx.svc.cluster.recoverSlaves(),
+    designate_new_master: (ctx, host) => ctx.svc.cluster.designate(host),
+    sync_database: (ctx) => ctx.svc.cluster.syncDatabase(),
+    initial_auth: (ctx) => ctx.svc.cluster.secret(),
+  },
   host: {
     enable: (ctx, host) => hostOps.enableHost(ctx, host),
     disable: (ctx, host, autoEnable) => hostOps.disableHost(ctx, host, autoEnable),
@@ -67,7 +80,9 @@ export const handlers: Handlers<Ctx, Classes> = {
     shutdown: (ctx, host) => hostOps.shutdownHost(ctx, host),
     reboot: (ctx, host) => hostOps.rebootHost(ctx, host),
     compute_free_memory: (ctx, host) => hostOps.computeFreeMemory(ctx, host),
-    is_in_emergency_mode: () => false,
+    is_in_emergency_mode: (ctx) => ctx.svc.cluster.inEmergencyMode,
+    destroy: (ctx, host) => poolOps.destroyHost(ctx, host),
+    declare_dead: (ctx, host) => poolOps.declareDead(ctx, host),
     get_servertime: (ctx, host) => serverTime(ctx, host),
     get_server_localtime: (ctx, host) => serverTime(ctx, host),
   },

@@ -100,6 +100,75 @@ export const errors = {
     ['host'],
     'This server cannot be forgotten because there are some user VMs still running',
   ),
+  HOST_CANNOT_DESTROY_SELF: e(['host'], 'The pool coordinator host cannot be removed.'),
+  HOST_OFFLINE: e(['host'], 'You attempted an operation which involves a host which could not be contacted.'),
+  CANNOT_CONTACT_HOST: e(
+    ['host'],
+    'Cannot forward messages because the server cannot be contacted. The server may be switched off or there may be network connectivity problems.',
+  ),
+  HOST_UNKNOWN_TO_MASTER: e(
+    ['host'],
+    "The coordinator says the server is not known to it. Is the server in the coordinator's database and pointing to the correct coordinator? Are all servers using the same pool secret?",
+  ),
+  HOST_ITS_OWN_SLAVE: e(
+    [],
+    'The host is its own supporter. Please use pool-emergency-transition-to-master or pool-emergency-reset-master.',
+  ),
+  HA_ABORT_NEW_MASTER: e(
+    ['reason'],
+    'This host cannot accept the proposed new coordinator setting at this time.',
+  ),
+  JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS: e(
+    [],
+    'The server joining the pool cannot contain any shared storage.',
+  ),
+  JOINING_HOST_CANNOT_HAVE_RUNNING_VMS: e(
+    [],
+    'The server joining the pool cannot have any running or suspended VMs.',
+  ),
+  JOINING_HOST_CANNOT_HAVE_VMS_WITH_CURRENT_OPERATIONS: e(
+    [],
+    'The server joining the pool cannot have any VMs with active tasks.',
+  ),
+  JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS: e(
+    [],
+    'The server joining the pool cannot already be a coordinator of another pool.',
+  ),
+  JOINING_HOST_CONNECTION_FAILED: e(
+    [],
+    'There was an error connecting to the server while joining it in the pool.',
+  ),
+  JOINING_HOST_SERVICE_FAILED: e(
+    [],
+    "There was an error connecting to the server. The service contacted didn't reply properly.",
+  ),
+  HOSTS_NOT_HOMOGENEOUS: e(['reason'], 'The hosts in this pool are not homogeneous.'),
+  HOSTS_NOT_COMPATIBLE: e([], 'The hosts in this pool are not compatible.'),
+  POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION: e(
+    ['host_api_version', 'pool_api_version'],
+    'The host joining the pool must have the same API version as the pool coordinator.',
+  ),
+  // Poolstack's own (docs/replication.md): refusals that keep acknowledged writes safe.
+  MASTER_STILL_ANSWERS: e(
+    ['master'],
+    'The pool coordinator still answers, so an emergency transition would give the pool two coordinators. Use pool-designate-new-master, or --force if you are sure.',
+  ),
+  HOST_HOLDS_NEWER_DATABASE: e(
+    ['host', 'epoch', 'generation'],
+    'Another reachable host holds a newer copy of the pool database. Promote that host instead, or use --force to accept losing the writes only it holds.',
+  ),
+  POOL_QUORUM_UNREACHABLE: e(
+    ['needed', 'reachable'],
+    'Too few hosts of the pool can be reached to be sure that no acknowledged write is lost. Bring hosts back, or use --force to accept the risk.',
+  ),
+  POOL_WRITE_NOT_CONFIRMED: e(
+    ['mode', 'needed', 'holding'],
+    'Too few hosts of the pool hold this write for it to be acknowledged; it may not survive a change of coordinator. Check that the pool members are running and reachable.',
+  ),
+  POOL_EPOCH_STALE: e(
+    ['epoch', 'current'],
+    'The request comes from an older pool epoch: its sender is no longer the pool coordinator.',
+  ),
   HOST_NOT_DISABLED: e([], 'This operation cannot be performed because the host is not disabled.'),
   HOST_IN_USE: e(
     ['host', 'type', 'ref'],

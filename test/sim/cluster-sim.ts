@@ -1,7 +1,10 @@
-// A deterministic pool simulator for the replication state machines in src/cluster: N hosts,
-// a seeded network (delay, loss, partitions), crashes, restarts, freezes, client writes and
-// operator promotions. After every step it checks the safety invariants; a failure reports the
-// seed, so `npm run sim -- --seed S` replays it exactly.
+// A deterministic pool simulator for the state machines in src/cluster: N hosts, each with its own
+// skewed and drifting clock, a seeded network (delay, loss, partitions), crashes, clean shutdowns,
+// restarts, freezes, client writes and operator promotions. Masters replicate with
+// MasterReplicator and watch members with Liveness on their own clocks. After every step it
+// checks the safety invariants; a failure reports the seed, so `npm run sim -- --seed S` replays it
+// exactly.
+import { Liveness, defaultLiveness, type LivenessChange } from '../../src/cluster/liveness.js';
 import {
   checkPromotion,
   MemberReplica,
@@ -17,15 +20,58 @@ import { SeededRandom } from '../../src/testing/fake-clock.js';
 
 type Change = { write: number };
 
+/** Steps per schedule in `npm test`; `npm run sim` uses the same so a seed replays as tested. */
+export const SIM_STEPS = 150;
+
+/** Pool size for a seed (shared by the test and the replay command). */
+export function hostsFor(seed: number): number {
+  return seed % 3 === 0 ? 5 : 3;
+}
+
+/** Simulated time per step; a message takes 1 to MAX_DELAY_STEPS steps. */
+export const STEP_MS = 500;
+export const MAX_DELAY_STEPS = 5;
+/** The daemon's defaults: dead after 30 steps of silence, heartbeats every 4 steps. */
+const LIVENESS = defaultLiveness;
+/** Clock offsets up to ±30 s and drift up to ±1% (far worse than real quartz, so it shows). */
+const MAX_OFFSET_MS = 30_000;
+const MAX_DRIFT = 0.01;
+
+/** A host's clocks both run at (1 + drift) of true time; wall and monotonic differ by a base. */
+interface HostClock {
+  /** Wall clock minus true time at the start. */
+  offsetMs: number;
+  drift: number;
+  /** Monotonic readings start from an arbitrary base, as after a boot: never comparable to wall time. */
+  monoBaseMs: number;
+}
+
+/** A master's view of member liveness, volatile like the master role itself. */
+interface Watch {
+  liveness: Liveness;
+  /** Master's monotonic time when it took over (every member starts live then). */
+  sinceMs: number;
+  /** The checker's own record per member: master's monotonic time of the last message heard. */
+  heardMs: Map<string, number>;
+  /** ... and of the last clean-shutdown notice, which legitimately makes a member dead at once. */
+  byeMs: Map<string, number>;
+}
+
 interface Host {
   id: string;
   alive: boolean;
   frozen: boolean;
+  clock: HostClock;
+  /** Own monotonic time at which the next heartbeat is due. */
+  nextHeartbeatMs: number;
+  /** True time since which the host has been down (crashed or frozen); undefined while up. */
+  downSinceMs: number | undefined;
   /** Durable state: the applied entries, the epoch adopted, the history of epoch starts. */
   db: Entry<Change>[];
   adoptedEpoch: number;
-  /** Volatile: present while this host acts as master. */
+  /** Volatile: present while this host acts as master (`watch` comes and goes with it). */
   master: MasterReplicator<Change> | undefined;
+  watch: Watch | undefined;
   /** Highest (epoch of last entry, gen) seen, for the never-go-back check. */
   high: [number, number];
 }
@@ -34,7 +80,10 @@ type Msg =
   | { kind: 'entries'; from: string; to: string; epoch: number; entries: Entry<Change>[] }
   | { kind: 'ack'; from: string; to: string; epoch: number; gen: number }
   | { kind: 'hello'; from: string; to: string; epoch: number; dataEpoch: number; gen: number }
-  | { kind: 'stale'; from: string; to: string; epoch: number };
+  | { kind: 'stale'; from: string; to: string; epoch: number }
+  /** `sentAtMs` is the sender's (skewed) wall clock, as xapi's heartbeat carries ("time", now). */
+  | { kind: 'heartbeat'; from: string; to: string; epoch: number; sentAtMs: number }
+  | { kind: 'bye'; from: string; to: string };
 
 export interface SimResult {
   seed: number;
@@ -42,6 +91,11 @@ export interface SimResult {
   writes: number;
   acked: number;
   promotions: number;
+  /** Liveness transitions masters reported (dead, live again). */
+  deadReports: number;
+  liveReports: number;
+  /** Masters demoted by a member's 'stale' answer. */
+  staleDemotions: number;
   violation: string | undefined;
   trace: string[];
 }
@@ -52,11 +106,17 @@ export class ClusterSim {
   private readonly rng: SeededRandom;
   private readonly hosts: Host[];
   private queue: { at: number; msg: Msg }[] = [];
+  /** The step number; true time is now × STEP_MS, which no host can read directly. */
   private now = 0;
   private cut = new Set<string>();
   private nextWrite = 1;
   private readonly acked = new Map<number, { epoch: number; gen: number }>();
   private promotions = 0;
+  /** Forced promotions: the epoch and the writes its master held when it took over. */
+  private readonly forced: { epoch: number; writes: Set<number> }[] = [];
+  private deadReports = 0;
+  private liveReports = 0;
+  private staleDemotions = 0;
   readonly trace: string[] = [];
 
   constructor(
@@ -68,19 +128,38 @@ export class ClusterSim {
       id: `h${i}`,
       alive: true,
       frozen: false,
+      clock: {
+        offsetMs: Math.round((this.rng.next() * 2 - 1) * MAX_OFFSET_MS),
+        drift: (this.rng.next() * 2 - 1) * MAX_DRIFT,
+        monoBaseMs: Math.round(this.rng.next() * 1e9),
+      },
+      nextHeartbeatMs: 0,
+      downSinceMs: undefined,
       db: [],
       adoptedEpoch: 1,
       master: undefined,
+      watch: undefined,
       high: [0, 0],
     }));
+    for (const h of this.hosts) h.nextHeartbeatMs = this.mono(h);
     const h0 = this.hosts[0] as Host;
-    h0.master = this.newMaster(h0, 1);
+    this.becomeMaster(h0, 1);
     for (const h of this.hosts.slice(1))
       this.send({ kind: 'hello', from: h.id, to: h0.id, epoch: 1, dataEpoch: 1, gen: 0 });
   }
 
-  private newMaster(h: Host, epoch: number): MasterReplicator<Change> {
-    return new MasterReplicator<Change>(
+  /** Host h's monotonic clock at true time `trueMs` (default: now). */
+  private mono(h: Host, trueMs = this.now * STEP_MS): number {
+    return h.clock.monoBaseMs + trueMs * (1 + h.clock.drift);
+  }
+
+  /** Host h's wall clock now: what it stamps on heartbeats. */
+  private wall(h: Host): number {
+    return h.clock.offsetMs + this.now * STEP_MS * (1 + h.clock.drift);
+  }
+
+  private becomeMaster(h: Host, epoch: number): void {
+    h.master = new MasterReplicator<Change>(
       h.id,
       epoch,
       lastGen(h),
@@ -89,6 +168,19 @@ export class ClusterSim {
       'majority',
       LOG_MAX,
     );
+    const t = this.mono(h);
+    const members = this.hosts.filter((x) => x !== h).map((x) => x.id);
+    h.watch = {
+      liveness: new Liveness(LIVENESS, members, t),
+      sinceMs: t,
+      heardMs: new Map(),
+      byeMs: new Map(),
+    };
+  }
+
+  private dropMaster(h: Host): void {
+    h.master = undefined;
+    h.watch = undefined;
   }
 
   private pick<T>(xs: readonly T[]): T {
@@ -109,7 +201,7 @@ export class ClusterSim {
 
   private send(msg: Msg): void {
     if (this.rng.next() < 0.05) return; // lost
-    this.queue.push({ at: this.now + 1 + Math.floor(this.rng.next() * 5), msg });
+    this.queue.push({ at: this.now + 1 + Math.floor(this.rng.next() * MAX_DELAY_STEPS), msg });
   }
 
   private act(h: Host, actions: MasterAction<Change>[]): void {
@@ -125,15 +217,24 @@ export class ClusterSim {
 
   /** The client learns its writes up to `gen` are durable on a quorum. */
   private acknowledge(h: Host, epoch: number, gen: number): void {
-    for (const e of h.db)
-      if (e.epoch === epoch && e.gen <= gen && !this.acked.has(e.changes.write))
-        this.acked.set(e.changes.write, { epoch, gen: e.gen });
+    for (const e of h.db) {
+      const w = e.changes.write;
+      if (e.epoch !== epoch || e.gen > gen || this.acked.has(w)) continue;
+      // A deposed master may still gather a quorum of hosts that never heard of a forced
+      // promotion; what it acknowledges outside the forced master's history was given up by the
+      // operator's --force (docs/replication.md), so only the unforced promotion rules must keep it.
+      if (this.forced.some((f) => f.epoch > epoch && !f.writes.has(w))) continue;
+      this.acked.set(w, { epoch, gen: e.gen });
+    }
   }
 
   /** A snapshot stands for the master's whole state; it arrives at once if the link is up. */
   private snapshot(from: Host, to: Host): void {
     const m = from.master;
     if (m === undefined || !this.up(to) || !this.link(from.id, to.id) || to.adoptedEpoch > m.epoch) return;
+    // A late hello can make a newer master send a snapshot to a host that has since been promoted
+    // (in an older epoch): like any newer epoch, it makes that host a member before it installs.
+    if (to.master !== undefined) this.demote(to, m.epoch, 'snapshot');
     to.db = [...from.db];
     to.adoptedEpoch = m.epoch;
     this.trace.push(`${this.now} snapshot ${from.id}->${to.id} gen ${lastGen(to)}`);
@@ -143,25 +244,66 @@ export class ClusterSim {
   private deliver(msg: Msg): void {
     const to = this.host(msg.to);
     if (!this.up(to) || !this.link(msg.from, msg.to)) return;
+    this.hear(to, msg);
     if (msg.kind === 'hello') {
       const m = to.master;
       if (m === undefined) return;
-      if (msg.epoch > m.epoch) return this.demote(to, msg.epoch);
+      if (msg.epoch > m.epoch) return this.demote(to, msg.epoch, 'hello');
       this.act(to, m.connect(msg.from, msg.dataEpoch, msg.gen, startsOf(to.db)));
     } else if (msg.kind === 'entries') this.receive(to, msg);
     else if (msg.kind === 'ack') {
       const m = to.master;
-      if (m !== undefined && msg.epoch > m.epoch) return this.demote(to, msg.epoch);
+      if (m !== undefined && msg.epoch > m.epoch) return this.demote(to, msg.epoch, 'ack');
       if (m !== undefined) this.act(to, m.ack(msg.from, msg.epoch, msg.gen));
-    } else if (msg.kind === 'stale' && to.master !== undefined && msg.epoch > to.master.epoch)
-      this.demote(to, msg.epoch);
+    } else if (msg.kind === 'stale' || msg.kind === 'heartbeat') {
+      // A member answering 'stale' (or heartbeating) from a newer epoch means another master was
+      // promoted since: this one must step down, or it would keep taking writes nobody will keep.
+      if (to.master !== undefined && msg.epoch > to.master.epoch) this.demote(to, msg.epoch, msg.kind);
+    }
+    if (msg.kind !== 'bye' && to.master !== undefined && msg.epoch > to.master.epoch)
+      this.fail(
+        `${to.id} still master of epoch ${to.master.epoch} after a ${msg.kind} of epoch ${msg.epoch}`,
+      );
+  }
+
+  /** A master notes every message as a sign of life from its sender, on its own clock. */
+  private hear(to: Host, msg: Msg): void {
+    const w = to.watch;
+    if (w === undefined) return;
+    const t = this.mono(to);
+    if (msg.kind === 'bye') {
+      w.byeMs.set(msg.from, t);
+      return this.onLiveness(to, w.liveness.shuttingDown(msg.from, t));
+    }
+    w.heardMs.set(msg.from, t);
+    if (msg.kind !== 'heartbeat') return this.onLiveness(to, w.liveness.heartbeat(msg.from, t));
+    this.onLiveness(to, w.liveness.heartbeat(msg.from, t, msg.sentAtMs, this.wall(to)));
+    // The skew estimate lags the true skew by the message's delay on the sender's clock, no more
+    // (give or take a microsecond of floating-point rounding).
+    const from = this.host(msg.from);
+    const trueSkew = this.wall(from) - this.wall(to);
+    const lag = trueSkew - (w.liveness.skewMs(msg.from) ?? NaN);
+    if (!(lag >= 0 && lag <= MAX_DELAY_STEPS * STEP_MS * (1 + from.clock.drift) + 1e-3))
+      this.fail(`${to.id} estimates ${msg.from}'s skew ${lag} ms off the truth`);
+  }
+
+  private onLiveness(h: Host, changes: LivenessChange[]): void {
+    for (const c of changes) {
+      this.trace.push(`${this.now} ${h.id} sees ${c.host} ${c.live ? 'live' : 'dead'}`);
+      if (c.live) this.liveReports++;
+      else {
+        this.deadReports++;
+        // Stop streaming to a dead member; its next hello reconnects it from what it holds.
+        h.master?.disconnect(c.host);
+      }
+    }
   }
 
   private receive(to: Host, msg: Extract<Msg, { kind: 'entries' }>): void {
     if (msg.epoch < to.adoptedEpoch)
       return this.send({ kind: 'stale', from: to.id, to: msg.from, epoch: to.adoptedEpoch });
     if (to.master !== undefined) {
-      if (msg.epoch > to.master.epoch) this.demote(to, msg.epoch);
+      if (msg.epoch > to.master.epoch) this.demote(to, msg.epoch, 'entries');
       else return;
     }
     to.adoptedEpoch = msg.epoch;
@@ -185,9 +327,10 @@ export class ClusterSim {
     this.send({ kind: 'ack', from: to.id, to: msg.from, epoch: msg.epoch, gen: lastGen(to) });
   }
 
-  private demote(h: Host, epoch: number): void {
-    this.trace.push(`${this.now} ${h.id} demoted by epoch ${epoch}`);
-    h.master = undefined;
+  private demote(h: Host, epoch: number, why: string): void {
+    this.trace.push(`${this.now} ${h.id} demoted by epoch ${epoch} (${why})`);
+    if (why === 'stale') this.staleDemotions++;
+    this.dropMaster(h);
     h.adoptedEpoch = Math.max(h.adoptedEpoch, epoch);
   }
 
@@ -216,7 +359,7 @@ export class ClusterSim {
     const check = checkPromotion({ id: c.id, epoch: dataEpoch(c), gen: lastGen(c) }, masterAnswers, votes);
     if (!force && !check.ok) return;
     for (const h of reachable) {
-      if (h.master !== undefined) this.demote(h, epoch);
+      if (h.master !== undefined) this.demote(h, epoch, 'promotion');
       h.adoptedEpoch = epoch;
     }
     if (!force) {
@@ -228,7 +371,8 @@ export class ClusterSim {
       }
     }
     c.adoptedEpoch = epoch;
-    c.master = this.newMaster(c, epoch);
+    if (force) this.forced.push({ epoch, writes: new Set(c.db.map((e) => e.changes.write)) });
+    this.becomeMaster(c, epoch);
     // The new epoch starts with its own entry (the real one records pool.master), so every host
     // that follows it moves to (epoch, gen) above anything of the old epoch, dropped tails included.
     this.commitOn(c);
@@ -239,6 +383,27 @@ export class ClusterSim {
     if (force)
       for (const w of [...this.acked.keys()])
         if (!c.db.some((e) => e.changes.write === w)) this.acked.delete(w);
+  }
+
+  /** Members heartbeat every master they can see, every interval of their own clock. */
+  private heartbeats(): void {
+    for (const h of this.hosts) {
+      if (!this.up(h) || h.master !== undefined) continue;
+      const t = this.mono(h);
+      if (t < h.nextHeartbeatMs) continue;
+      // Keep the average rate on the host's clock; after a freeze, restart the rhythm from now.
+      h.nextHeartbeatMs += LIVENESS.heartbeatIntervalMs;
+      if (h.nextHeartbeatMs <= t) h.nextHeartbeatMs = t + LIVENESS.heartbeatIntervalMs;
+      for (const o of this.hosts)
+        if (o !== h && o.master !== undefined)
+          this.send({
+            kind: 'heartbeat',
+            from: h.id,
+            to: o.id,
+            epoch: h.adoptedEpoch,
+            sentAtMs: this.wall(h),
+          });
+    }
   }
 
   private violation: string | undefined;
@@ -279,6 +444,30 @@ export class ClusterSim {
         }
       }
     }
+    for (const m of this.hosts) if (m.watch !== undefined && this.up(m)) this.checkLiveness(m);
+  }
+
+  /**
+   * On the master's own clock: a member heard from within deadAfterMs (and not shut down since) is
+   * live, and a member down since S is dead by S + deadAfterMs + heartbeatIntervalMs + the longest
+   * network delay (counted from the takeover if the master is newer than S).
+   */
+  private checkLiveness(m: Host): void {
+    const w = m.watch as Watch;
+    const t = this.mono(m);
+    for (const [id, heard] of w.heardMs) {
+      if ((w.byeMs.get(id) ?? -Infinity) >= heard) continue;
+      if (t - heard <= LIVENESS.deadAfterMs && !w.liveness.isLive(id))
+        this.fail(`${m.id} reports ${id} dead ${Math.round(t - heard)} ms after hearing from it`);
+    }
+    const maxDelayMs = MAX_DELAY_STEPS * STEP_MS * (1 + m.clock.drift);
+    for (const h of this.hosts) {
+      if (h === m || h.downSinceMs === undefined) continue;
+      const from = Math.max(this.mono(m, h.downSinceMs), w.sinceMs);
+      const late = t - (from + LIVENESS.deadAfterMs + LIVENESS.heartbeatIntervalMs + maxDelayMs);
+      if (late > 0 && w.liveness.isLive(h.id))
+        this.fail(`${m.id} still reports ${h.id} live ${Math.round(late)} ms past the detection bound`);
+    }
   }
 
   private step(): void {
@@ -286,11 +475,17 @@ export class ClusterSim {
     const h = this.pick(this.hosts);
     if (r < 0.45) this.write();
     else if (r < 0.5) {
+      // Some stops are clean: the host first tells the masters (xapi's "shutting-down" heartbeat).
+      const clean = this.up(h) && h.master === undefined && this.rng.next() < 0.3;
+      if (clean)
+        for (const o of this.hosts)
+          if (o !== h && o.master !== undefined) this.send({ kind: 'bye', from: h.id, to: o.id });
       h.alive = false;
-      h.master = undefined;
-      this.trace.push(`${this.now} ${h.id} crashes`);
+      this.dropMaster(h);
+      this.trace.push(`${this.now} ${h.id} ${clean ? 'shuts down' : 'crashes'}`);
     } else if (r < 0.56 && !h.alive) {
       h.alive = true;
+      h.frozen = false; // a restart is a fresh process, whatever happened to the old one
       this.trace.push(`${this.now} ${h.id} restarts as member`);
       for (const o of this.hosts)
         if (o !== h)
@@ -302,12 +497,18 @@ export class ClusterSim {
             dataEpoch: dataEpoch(h),
             gen: lastGen(h),
           });
-    } else if (r < 0.6) h.frozen = !h.frozen;
-    else if (r < 0.64) {
+    } else if (r < 0.6) {
+      h.frozen = !h.frozen;
+      this.trace.push(`${this.now} ${h.id} ${h.frozen ? 'freezes' : 'thaws'}`);
+    } else if (r < 0.64) {
       const o = this.pick(this.hosts);
       if (o !== h) this.cut.add(`${h.id}|${o.id}`);
     } else if (r < 0.68) this.cut.clear();
     else if (r < 0.71) this.promote(h, this.rng.next() < 0.15);
+    for (const x of this.hosts) {
+      if (this.up(x)) x.downSinceMs = undefined;
+      else x.downSinceMs ??= this.now * STEP_MS;
+    }
     const due = this.queue.filter((q) => q.at <= this.now);
     this.queue = this.queue.filter((q) => q.at > this.now);
     for (const q of due) this.deliver(q.msg);
@@ -326,8 +527,12 @@ export class ClusterSim {
                 gen: lastGen(m),
               });
     }
-    this.now++;
+    this.heartbeats();
+    // Masters check for silent members every step (more often than the heartbeat interval).
+    for (const m of this.hosts)
+      if (m.watch !== undefined && this.up(m)) this.onLiveness(m, m.watch.liveness.tick(this.mono(m)));
     this.checkInvariants();
+    this.now++;
   }
 
   run(steps: number): SimResult {
@@ -339,6 +544,9 @@ export class ClusterSim {
       writes: this.nextWrite - 1,
       acked: this.acked.size,
       promotions: this.promotions,
+      deadReports: this.deadReports,
+      liveReports: this.liveReports,
+      staleDemotions: this.staleDemotions,
       violation: this.violation,
       trace: this.trace,
     };

@@ -1,14 +1,14 @@
 // `npm run sim -- --seed S [--hosts N] [--steps K]`: replays one simulator schedule and prints its
-// trace and verdict.
-import { ClusterSim } from './cluster-sim.js';
+// trace and verdict. The defaults are the ones `npm test` uses, so a failing seed replays exactly.
+import { ClusterSim, hostsFor, SIM_STEPS } from './cluster-sim.js';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const seed = arg('seed', 1);
-const hosts = arg('hosts', seed % 3 === 0 ? 5 : 3);
-const r = new ClusterSim(seed, hosts).run(arg('steps', 150));
+const hosts = arg('hosts', hostsFor(seed));
+const r = new ClusterSim(seed, hosts).run(arg('steps', SIM_STEPS));
 for (const line of r.trace) console.log(line);
 console.log(
   JSON.stringify({
@@ -18,6 +18,9 @@ console.log(
     writes: r.writes,
     acked: r.acked,
     promotions: r.promotions,
+    deadReports: r.deadReports,
+    liveReports: r.liveReports,
+    staleDemotions: r.staleDemotions,
     violation: r.violation ?? null,
   }),
 );

@@ -63,6 +63,31 @@ export const Host = defineClass({
       'links each of the running tasks using this object (by reference) to a current_operation enum which describes the nature of the task.',
       { default: {}, persist: false },
     ),
+    // Poolstack additions (docs/replication.md): where this host's replica of the pool database is.
+    epoch_slot: field(
+      t.int,
+      'DynamicRO',
+      "This host's slot in the pool (0-1023): the last part of every epoch it starts as coordinator, so two hosts never start the same epoch",
+      { default: 0 },
+    ),
+    server_certificate: field(
+      t.string,
+      'DynamicRO',
+      "The TLS certificate this host serves (PEM); pool hosts accept only each other's certificates",
+      { default: '' },
+    ),
+    replica_generation: field(
+      t.int,
+      'DynamicRO',
+      'Generation of the pool database this host holds durably (as the coordinator last heard)',
+      { default: 0, persist: false },
+    ),
+    replica_lag: field(
+      t.float,
+      'DynamicRO',
+      'Seconds since the oldest write this host has not yet confirmed was committed (0 when up to date)',
+      { default: 0, persist: false },
+    ),
     API_version_major: field(t.int, 'DynamicRO', 'major version number'),
     API_version_minor: field(t.int, 'DynamicRO', 'minor version number'),
     API_version_vendor: field(t.string, 'DynamicRO', 'identification of vendor'),
@@ -348,6 +373,21 @@ export const Host = defineClass({
       result: t.int,
       doc: 'Computes the amount of free memory on the host.',
       roles: 'read-only',
+      async: true,
+    }),
+    destroy: message({
+      params: [param('self', t.ref('host'), 'The host record to remove')],
+      result: t.void,
+      doc: 'Destroy specified host record in database',
+      errors: ['HOST_IS_LIVE', 'HOST_HAS_RESIDENT_VMS', 'HOST_CANNOT_DESTROY_SELF'],
+      roles: 'pool-operator',
+    }),
+    declare_dead: message({
+      params: [param('host', t.ref('host'), 'The Host to declare is dead')],
+      result: t.void,
+      doc: 'Declare that a host is dead. This is a dangerous operation, and should only be called if the administrator is absolutely sure the host is definitely dead',
+      errors: ['HOST_IS_LIVE'],
+      roles: 'pool-operator',
       async: true,
     }),
     is_in_emergency_mode: message({

@@ -1,5 +1,5 @@
 // pool: the single pool-wide record (xapi datamodel_pool.ml).
-import { defineClass, field } from '../define.js';
+import { defineClass, field, message, param } from '../define.js';
 import { NULL_DATE, NULL_REF, stringMap, t } from '../types.js';
 
 export const poolAllowedOperations = t.enumOf('pool_allowed_operations', [
@@ -20,6 +20,8 @@ export const poolAllowedOperations = t.enumOf('pool_allowed_operations', [
   'eject',
   'exchange_crls_on_join',
 ]);
+/** How many hosts must hold a write before it is acknowledged (Poolstack; docs/replication.md). */
+export const replicationMode = t.enumOf('replication_mode', ['majority', 'all', 'async']);
 export const telemetryFrequency = t.enumOf('telemetry_frequency', ['daily', 'weekly', 'monthly']);
 export const updateSyncFrequency = t.enumOf('update_sync_frequency', ['daily', 'weekly']);
 
@@ -313,6 +315,116 @@ export const Pool = defineClass({
       "When true, at VM.create time the pool automatically marks a newly created VM whose Secure Boot certificates are due to expire by setting VM.secureboot_certificates_state to update_on_boot (the same effect as VM.update_secureboot_certificates_on_boot), so the certificates are updated on the VM's next boot. This applies to VMs created by VM.create, including those created by operations that internally call it: the HTTP(s) PUT /import and /import_metadata calls and disaster recovery (VM.recover and VM_appliance.recover); it does not apply to VM.clone or VM.copy, which inherit the source VM's state.",
       { default: false },
     ),
+    // Poolstack additions (docs/replication.md): not in xapi's datamodel; clients ignore them.
+    epoch: field(
+      t.int,
+      'DynamicRO',
+      'The pool epoch: raised by every change of coordinator; requests from an older epoch are refused',
+      { default: 0 },
+    ),
+    replication_mode: field(
+      replicationMode,
+      'RW',
+      'How many hosts must hold a write before it is acknowledged: majority (default), all, or async (the coordinator alone)',
+      { default: 'majority' },
+    ),
+    replication_degraded: field(
+      t.bool,
+      'DynamicRO',
+      'True while a two-host pool acknowledges writes on the coordinator alone because the other host is down',
+      { default: false, persist: false },
+    ),
   },
-  messages: {},
+  messages: {
+    join: message({
+      params: [
+        param('master_address', t.string, 'The hostname of the master of the pool to join'),
+        param('master_username', t.string, 'The username of the master (for initial authentication)'),
+        param('master_password', t.string, 'The password for the master (for initial authentication)'),
+      ],
+      result: t.void,
+      doc: 'Instruct host to join a new pool',
+      errors: [
+        'JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS',
+        'JOINING_HOST_CANNOT_HAVE_RUNNING_VMS',
+        'JOINING_HOST_CANNOT_BE_MASTER_OF_OTHER_HOSTS',
+        'HOSTS_NOT_HOMOGENEOUS',
+        'JOINING_HOST_CONNECTION_FAILED',
+      ],
+      roles: 'pool-operator',
+      secret: true,
+      async: true,
+    }),
+    join_force: message({
+      params: [
+        param('master_address', t.string, 'The hostname of the master of the pool to join'),
+        param('master_username', t.string, 'The username of the master (for initial authentication)'),
+        param('master_password', t.string, 'The password for the master (for initial authentication)'),
+      ],
+      result: t.void,
+      doc: 'Instruct host to join a new pool',
+      errors: ['JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', 'JOINING_HOST_CANNOT_HAVE_RUNNING_VMS'],
+      roles: 'pool-operator',
+      secret: true,
+      async: true,
+    }),
+    eject: message({
+      params: [param('host', t.ref('host'), 'The host to eject')],
+      result: t.void,
+      doc: 'Instruct a pool master to eject a host from the pool',
+      errors: ['OPERATION_NOT_ALLOWED', 'HOST_CANNOT_DESTROY_SELF'],
+      roles: 'pool-operator',
+      async: true,
+    }),
+    emergency_transition_to_master: message({
+      params: [
+        // Poolstack addition: xapi's call has no parameters (a client that sends none gets false).
+        param(
+          'force',
+          t.bool,
+          'Skip the safety checks (master not answering, majority reachable, no reachable host newer)',
+          { default: false },
+        ),
+      ],
+      result: t.void,
+      doc: "Instruct host that's currently a slave to transition to being master",
+      errors: ['MASTER_STILL_ANSWERS', 'HOST_HOLDS_NEWER_DATABASE', 'POOL_QUORUM_UNREACHABLE'],
+      roles: 'pool-operator',
+    }),
+    emergency_reset_master: message({
+      params: [param('master_address', t.string, 'The hostname of the master')],
+      result: t.void,
+      doc: 'Instruct a slave already in a pool that the master has changed',
+      roles: 'pool-operator',
+    }),
+    recover_slaves: message({
+      params: [],
+      result: t.set(t.ref('host')),
+      doc: 'Instruct a pool master, M, to try and contact its slaves and, if slaves are in emergency mode, reset their master address to M.',
+      roles: 'pool-operator',
+      async: true,
+    }),
+    designate_new_master: message({
+      params: [param('host', t.ref('host'), 'The host who should become the new master of the pool')],
+      result: t.void,
+      doc: 'Perform an orderly handover of the role of master to the referenced host.',
+      errors: ['HOST_OFFLINE', 'HA_ABORT_NEW_MASTER'],
+      roles: 'pool-operator',
+      async: true,
+    }),
+    sync_database: message({
+      params: [],
+      result: t.void,
+      doc: 'Forcibly synchronise the database now',
+      roles: 'pool-operator',
+      async: true,
+    }),
+    initial_auth: message({
+      params: [],
+      result: t.string,
+      doc: 'Internal use only',
+      roles: 'pool-operator',
+      secret: true,
+    }),
+  },
 });

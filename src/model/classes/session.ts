@@ -80,6 +80,18 @@ export const Session = defineClass({
       secret: true,
       sessionless: true,
     }),
+    slave_local_login_with_password: message({
+      params: [
+        param('uname', t.string, 'Username for login.'),
+        param('pwd', t.string, 'Password for login.'),
+      ],
+      result: t.ref('session'),
+      doc: 'Authenticate locally against a slave in emergency mode. Note the resulting sessions are only good for use on this host.',
+      errors: ['SESSION_AUTHENTICATION_FAILED'],
+      roles: 'pool-admin',
+      secret: true,
+      sessionless: true,
+    }),
     logout: message({
       params: [],
       result: t.void,

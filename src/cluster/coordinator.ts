@@ -1,0 +1,1178 @@
+// The pool role of this host, wired to the network: as master it streams every commit to the
+// members and acknowledges a write once a quorum holds it; as member it applies the master's
+// entries and acknowledges them. Role changes (join, promotion, designate, recover, eject) happen
+// in-process. The decisions themselves are the pure state machines of replication.ts and
+// liveness.ts; this file only moves their inputs and outputs between sockets, the DB and timers.
+// See docs/replication.md.
+import type http from 'node:http';
+import type { Clock, Random, Timer } from '../base/clock.js';
+import type { Logger } from '../base/log.js';
+import type { Db, RowChange } from '../db/db.js';
+import type { StoredRow } from '../db/sqlite-store.js';
+import { ApiError, errors, type ErrorCode } from '../model/errors.js';
+import type { Rec } from '../model/index.js';
+import { NULL_REF } from '../model/types.js';
+import { Liveness, type LivenessConfig } from './liveness.js';
+import {
+  hasPoolSecret,
+  lineReader,
+  PEER_PATH,
+  PeerClient,
+  PeerError,
+  readJsonBody,
+  sendJson,
+  STREAM_PATH,
+  type StreamHandle,
+} from './peer.js';
+import {
+  checkPromotion,
+  EPOCH_SLOTS,
+  MasterReplicator,
+  MemberReplica,
+  nextEpoch,
+  type AckMode,
+  type Entry,
+  type EpochStart,
+  type MasterAction,
+} from './replication.js';
+
+export interface LocalKeys {
+  get(key: string): string | undefined;
+  put(key: string, value: string): void;
+}
+
+export interface CoordinatorConfig extends LivenessConfig {
+  /** How long a write waits for its quorum before the caller is told it is not confirmed. */
+  readonly ackTimeoutMs: number;
+  /** How long one peer request may take (status probes, votes, follow). */
+  readonly peerTimeoutMs: number;
+  /** Entries kept in memory for members that reconnect (older ones get a snapshot). */
+  readonly logMax: number;
+}
+
+export const defaultCoordinatorConfig: CoordinatorConfig = {
+  heartbeatIntervalMs: 2000,
+  deadAfterMs: 15000,
+  ackTimeoutMs: 30000,
+  peerTimeoutMs: 3000,
+  logMax: 10000,
+};
+
+export interface CoordinatorDeps {
+  readonly db: Db;
+  readonly clock: Clock;
+  readonly random: Random;
+  readonly log: Logger;
+  readonly local: LocalKeys;
+  /** This host's ref in the pool database (changes when an ejected host starts afresh). */
+  hostRef(): string;
+  /** How other hosts reach this one (host.address): an IP, or IP:port off the pool's port. */
+  readonly selfAddress: string;
+  /** The pool's API port (peers without an explicit port listen on it). */
+  readonly port: number;
+  /** This host's TLS certificate (PEM). */
+  readonly certificate: string;
+  readonly config: CoordinatorConfig;
+  /** Ejection: wipe the pool database and start again as a new one-host pool; returns the new host ref. */
+  resetToStandalone(): Promise<void>;
+}
+
+/** What a host says about itself (peer op `status`). */
+export interface HostStatus {
+  readonly host: string;
+  readonly uuid: string;
+  readonly role: 'master' | 'member';
+  /** The epoch this host follows (raised by votes and by its master's entries). */
+  readonly epoch: number;
+  /** The epoch and generation of the last entry it holds. */
+  readonly dataEpoch: number;
+  readonly gen: number;
+  /** The master it follows (its own address when master). */
+  readonly master: string;
+}
+
+type Changes = readonly RowChange[];
+
+const K = {
+  role: 'pool_role',
+  master: 'pool_master',
+  secret: 'pool_secret',
+  epoch: 'pool_epoch',
+  appliedEpoch: 'applied_epoch',
+  starts: 'epoch_starts',
+} as const;
+
+/** A member's stream as the master holds it. */
+interface FollowerStream {
+  readonly res: http.ServerResponse;
+  readonly host: string;
+}
+
+interface AckWaiter {
+  readonly gen: number;
+  resolve(): void;
+  reject(e: unknown): void;
+}
+
+export class PoolCoordinator {
+  readonly peers: PeerClient;
+  private role: 'master' | 'member';
+  private epoch: number;
+  private starts: EpochStart[];
+  private masterAddr: string;
+  // master state
+  private replicator: MasterReplicator<Changes> | undefined;
+  private readonly streams = new Map<string, FollowerStream>();
+  private liveness: Liveness | undefined;
+  private ackWaiters: AckWaiter[] = [];
+  private readonly commitTimes = new Map<number, number>();
+  private handover: Promise<void> | undefined;
+  private degraded = false;
+  private lastProbeAt = 0;
+  // member state
+  private replica: MemberReplica | undefined;
+  private stream: StreamHandle | undefined;
+  private connected = false;
+  private lastHeard = 0;
+  private failures = 0;
+  private reconnectTimer: Timer | undefined;
+  private discovering = false;
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private stopped = false;
+
+  constructor(private readonly d: CoordinatorDeps) {
+    this.peers = new PeerClient({ secret: () => this.secret(), trusted: () => this.trustedCerts() }, d.port);
+    this.role = d.local.get(K.role) === 'member' ? 'member' : 'master';
+    this.epoch = Number(d.local.get(K.epoch) ?? '0');
+    this.starts = JSON.parse(d.local.get(K.starts) ?? '[]') as EpochStart[];
+    this.masterAddr = d.local.get(K.master) ?? d.selfAddress;
+    d.db.onReplicatedCommit((gen, rows) => this.onCommit(gen, rows));
+  }
+
+  // ---- identity and state ------------------------------------------------------------------
+
+  get isMaster(): boolean {
+    return this.role === 'master';
+  }
+
+  /** The address of the master this host follows (HOST_IS_SLAVE's parameter). */
+  get masterAddress(): string {
+    return this.role === 'master' ? this.d.selfAddress : this.masterAddr;
+  }
+
+  /** A member that has no working connection to its master (xapi's emergency mode). */
+  get inEmergencyMode(): boolean {
+    return this.role === 'member' && !this.connected;
+  }
+
+  /** The pool's API port: peers whose address names no port listen on it. */
+  get port(): number {
+    return this.d.port;
+  }
+
+  get currentEpoch(): number {
+    return this.epoch;
+  }
+
+  secret(): string {
+    return this.d.local.get(K.secret) ?? '';
+  }
+
+  private trustedCerts(): string[] {
+    const out: string[] = [];
+    for (const r of this.d.db.all('host').values()) {
+      const pem = (r.rec as Rec<'host'>).server_certificate;
+      if (pem !== '') out.push(pem);
+    }
+    const extra = this.d.local.get('pool_master_certificate');
+    if (extra !== undefined && extra !== '') out.push(extra);
+    return out;
+  }
+
+  private dataEpoch(): number {
+    return Number(this.d.local.get(K.appliedEpoch) ?? String(this.epoch));
+  }
+
+  private selfHost(): Rec<'host'> | undefined {
+    return this.d.db.get('host', this.d.hostRef()) as Rec<'host'> | undefined;
+  }
+
+  private otherHosts(): { ref: string; rec: Rec<'host'> }[] {
+    const out: { ref: string; rec: Rec<'host'> }[] = [];
+    for (const r of this.d.db.all('host').values())
+      if (r.ref !== this.d.hostRef()) out.push({ ref: r.ref, rec: r.rec as Rec<'host'> });
+    return out;
+  }
+
+  status(): HostStatus {
+    const self = this.selfHost();
+    return {
+      host: this.d.hostRef(),
+      uuid: self?.uuid ?? '',
+      role: this.role,
+      epoch: this.epoch,
+      dataEpoch: this.role === 'master' ? this.epoch : (this.replica?.appliedEpoch ?? this.dataEpoch()),
+      gen: this.role === 'master' ? (this.replicator?.headGen ?? this.d.db.appliedGen) : this.d.db.appliedGen,
+      master: this.masterAddress,
+    };
+  }
+
+  private persist(extra: Record<string, string> = {}): void {
+    const kv: Record<string, string> = {
+      [K.role]: this.role,
+      [K.master]: this.masterAddr,
+      [K.epoch]: String(this.epoch),
+      [K.starts]: JSON.stringify(this.starts),
+      ...extra,
+    };
+    for (const [k, v] of Object.entries(kv)) this.d.local.put(k, v);
+  }
+
+  // ---- start and stop ----------------------------------------------------------------------
+
+  /** Starts in the role the local state records. A fresh host is the master of a one-host pool. */
+  start(): void {
+    if (this.epoch === 0) this.initStandalone();
+    if (this.role === 'master') this.startMaster();
+    else this.startMember();
+    if (this.ticker === undefined) {
+      this.ticker = setInterval(() => this.tick(), this.d.config.heartbeatIntervalMs);
+      this.ticker.unref();
+    }
+  }
+
+  /** A one-host pool: the first epoch of slot 0 and a fresh pool secret. */
+  private initStandalone(): void {
+    this.epoch = nextEpoch([], 0);
+    this.starts = [{ epoch: this.epoch, startGen: 1 }];
+    this.role = 'master';
+    this.masterAddr = this.d.selfAddress;
+    this.persist({
+      [K.appliedEpoch]: String(this.epoch),
+      [K.secret]: Buffer.from(this.d.random.bytes(24)).toString('hex'),
+      pool_master_certificate: '',
+    });
+  }
+
+  /** Stops streaming. A member tells its master it is shutting down, so it is marked dead at once. */
+  stop(): void {
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    if (this.reconnectTimer !== undefined) this.d.clock.clearTimeout(this.reconnectTimer);
+    if (this.stream !== undefined) {
+      this.stream.send({ t: 'bye' });
+      this.stream.close();
+    }
+    for (const s of this.streams.values()) s.res.end();
+    this.failAckWaiters();
+    this.peers.close();
+  }
+
+  private startMaster(): void {
+    const db = this.d.db;
+    db.setReplica(false);
+    const hosts = [...db.all('host').keys()];
+    this.replicator = new MasterReplicator<Changes>(
+      this.d.hostRef(),
+      this.epoch,
+      db.appliedGen,
+      this.dataEpoch(),
+      hosts,
+      this.mode(),
+      this.d.config.logMax,
+    );
+    this.liveness = new Liveness(this.d.config, hosts, this.d.clock.monotonic());
+    this.replica = undefined;
+    this.connected = false;
+    // A master that restarts may have been replaced meanwhile: ask the others before long.
+    this.lastProbeAt = 0;
+  }
+
+  private startMember(): void {
+    this.d.db.setReplica(true, this.d.db.appliedGen);
+    this.replicator = undefined;
+    this.liveness = undefined;
+    this.degraded = false;
+    this.replica = new MemberReplica(this.epoch, this.d.db.appliedGen, this.dataEpoch());
+    this.connect();
+  }
+
+  private mode(): AckMode {
+    const pool = this.poolRec();
+    const m = pool?.replication_mode;
+    return m === 'all' || m === 'async' ? m : 'majority';
+  }
+
+  private poolRec(): Rec<'pool'> | undefined {
+    for (const r of this.d.db.all('pool').values()) return r.rec as Rec<'pool'>;
+    return undefined;
+  }
+
+  private poolRef(): string {
+    for (const r of this.d.db.all('pool').keys()) return r;
+    return NULL_REF;
+  }
+
+  // ---- master: commits, acknowledgements, writes ---------------------------------------------
+
+  private onCommit(gen: number, rows: Changes): void {
+    const r = this.replicator;
+    if (r === undefined || this.role !== 'master') return;
+    this.commitTimes.set(gen, this.d.clock.monotonic());
+    // Bounded like the log: a member down for long shows the age of the oldest time kept.
+    if (this.commitTimes.size > this.d.config.logMax) {
+      const oldest = this.commitTimes.keys().next().value;
+      if (oldest !== undefined) this.commitTimes.delete(oldest);
+    }
+    const actions = r.commit(gen, rows);
+    if (rows.some((c) => c.cls === 'host' || c.cls === 'pool')) {
+      actions.push(...r.setMode(this.mode()));
+      actions.push(...this.refreshMembers());
+    }
+    this.act(actions);
+  }
+
+  private refreshMembers(): MasterAction<Changes>[] {
+    const r = this.replicator;
+    if (r === undefined) return [];
+    const hosts = [...this.d.db.all('host').keys()];
+    this.liveness?.setHosts(hosts, this.d.clock.monotonic());
+    for (const [id, s] of this.streams)
+      if (!hosts.includes(id)) {
+        s.res.end();
+        this.streams.delete(id);
+      }
+    const excluded = new Set<string>();
+    if (this.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
+    return r.setMembers(hosts, excluded);
+  }
+
+  private act(actions: readonly MasterAction<Changes>[]): void {
+    for (const a of actions) {
+      if (a.kind === 'send')
+        this.streams.get(a.to)?.res.write(line({ t: 'entries', epoch: this.epoch, entries: a.entries }));
+      else if (a.kind === 'snapshot') this.sendSnapshot(a.to);
+      else this.acknowledged(a.upToGen);
+    }
+  }
+
+  private acknowledged(upTo: number): void {
+    const keep: AckWaiter[] = [];
+    for (const w of this.ackWaiters) {
+      if (w.gen <= upTo) w.resolve();
+      else keep.push(w);
+    }
+    this.ackWaiters = keep;
+    for (const g of this.commitTimes.keys()) if (g <= upTo) this.commitTimes.delete(g);
+  }
+
+  private failAckWaiters(): void {
+    const waiters = this.ackWaiters;
+    this.ackWaiters = [];
+    for (const w of waiters) w.reject(this.notConfirmed());
+  }
+
+  private notConfirmed(): ApiError {
+    const q = this.replicator?.quorum();
+    return new ApiError('POOL_WRITE_NOT_CONFIRMED', [
+      this.mode(),
+      String(q?.needed ?? 0),
+      String(q?.holding ?? 0),
+    ]);
+  }
+
+  /**
+   * Called before a call that may write: waits out a change of master, refuses on a member,
+   * and refuses while too few hosts are connected for the write to be confirmed.
+   */
+  async beforeWrite(): Promise<void> {
+    while (this.handover !== undefined) await this.handover;
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    const q = this.replicator?.quorum();
+    if (q !== undefined && q.connected < q.needed)
+      throw new ApiError('POOL_QUORUM_UNREACHABLE', [String(q.needed), String(q.connected)]);
+  }
+
+  /** Called after a call that wrote: resolves once a quorum holds everything committed so far. */
+  afterWrite(): Promise<void> {
+    const r = this.replicator;
+    if (r === undefined || this.role !== 'master') return Promise.resolve();
+    const gen = r.headGen;
+    if (r.acknowledgedGen >= gen) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timer = this.d.clock.setTimeout(() => {
+        this.ackWaiters = this.ackWaiters.filter((w) => w !== waiter);
+        reject(this.notConfirmed());
+      }, this.d.config.ackTimeoutMs);
+      const waiter: AckWaiter = {
+        gen,
+        resolve: () => {
+          this.d.clock.clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          this.d.clock.clearTimeout(timer);
+          reject(e instanceof Error ? e : new Error(String(e)));
+        },
+      };
+      this.ackWaiters.push(waiter);
+    });
+  }
+
+  // ---- master: the replication stream -------------------------------------------------------
+
+  /** HTTP routes for the pool's own traffic; false when the request is not ours. */
+  route(req: http.IncomingMessage, res: http.ServerResponse): boolean {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== STREAM_PATH && path !== PEER_PATH) return false;
+    if (req.method !== 'POST' || !hasPoolSecret(req, this.secret())) {
+      sendJson(res, 403, { ok: false, error: ['SESSION_AUTHENTICATION_FAILED', '', 'pool secret'] });
+      req.resume();
+      return true;
+    }
+    if (path === STREAM_PATH) this.serveStream(req, res);
+    else void this.servePeer(req, res);
+    return true;
+  }
+
+  private serveStream(req: http.IncomingMessage, res: http.ServerResponse): void {
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+    res.flushHeaders();
+    let host: string | undefined;
+    const close = () => {
+      if (host === undefined) return;
+      const s = this.streams.get(host);
+      if (s?.res === res) {
+        this.streams.delete(host);
+        this.replicator?.disconnect(host);
+      }
+      host = undefined;
+    };
+    req.setEncoding('utf8');
+    const feed = lineReader((m) => {
+      const msg = m as Record<string, unknown>;
+      if (host === undefined) {
+        host = this.hello(msg, res);
+        return;
+      }
+      this.fromMember(host, msg);
+    });
+    req.on('data', (chunk: string) => {
+      try {
+        feed(chunk);
+      } catch {
+        res.destroy();
+      }
+    });
+    req.on('close', close);
+    res.on('close', close);
+  }
+
+  /** A member's first line. Returns the host it is, or undefined after refusing it. */
+  private hello(m: Record<string, unknown>, res: http.ServerResponse): string | undefined {
+    const host = String(m.host);
+    const epoch = Number(m.epoch);
+    if (this.role !== 'master' || this.replicator === undefined) {
+      res.end(line({ t: 'notmaster', epoch: this.epoch, master: this.masterAddr }));
+      return undefined;
+    }
+    if (epoch > this.epoch) {
+      // The member follows a newer epoch: this host is no longer the master.
+      res.end(line({ t: 'stale', epoch: this.epoch }));
+      this.d.log.warn({ epoch: this.epoch, newer: epoch }, 'a member follows a newer epoch');
+      this.lastProbeAt = 0;
+      void this.discover();
+      return undefined;
+    }
+    if (this.d.db.get('host', host) === undefined) {
+      res.end(line({ t: 'unknown', epoch: this.epoch }));
+      return undefined;
+    }
+    this.streams.get(host)?.res.end();
+    this.streams.set(host, { res, host });
+    this.liveness?.heartbeat(host, this.d.clock.monotonic());
+    this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.starts));
+    return host;
+  }
+
+  private fromMember(host: string, m: Record<string, unknown>): void {
+    const r = this.replicator;
+    if (r === undefined) return;
+    const now = this.d.clock.monotonic();
+    if (m.t === 'bye') {
+      this.markLive(this.liveness?.shuttingDown(host, now) ?? []);
+      return;
+    }
+    this.markLive(
+      this.liveness?.heartbeat(
+        host,
+        now,
+        typeof m.time === 'number' ? m.time : undefined,
+        this.d.clock.now(),
+      ) ?? [],
+    );
+    if (m.t === 'ack') this.act(r.ack(host, Number(m.epoch), Number(m.gen)));
+    else if (m.t === 'installed') this.act(r.snapshotInstalled(host, Number(m.gen)));
+  }
+
+  private sendSnapshot(to: string): void {
+    const s = this.streams.get(to);
+    const r = this.replicator;
+    if (s === undefined || r === undefined) return;
+    const rows: StoredRow[] = this.d.db.persistentRows();
+    s.res.write(
+      line({
+        t: 'snapshot',
+        epoch: this.epoch,
+        gen: r.headGen,
+        dataEpoch: this.epoch,
+        starts: this.starts,
+        rows,
+      }),
+    );
+  }
+
+  // ---- member: following the master -----------------------------------------------------
+
+  private connect(): void {
+    if (this.stopped || this.role !== 'member' || this.replica === undefined) return;
+    this.stream?.close();
+    const rep = this.replica;
+    const hello = {
+      t: 'hello',
+      host: this.d.hostRef(),
+      epoch: this.epoch,
+      dataEpoch: rep.appliedEpoch,
+      gen: rep.appliedGen,
+    };
+    const address = this.masterAddr;
+    this.lastHeard = this.d.clock.monotonic();
+    let handle: StreamHandle | undefined = undefined;
+    handle = this.peers.openStream(
+      address,
+      hello,
+      (m) => {
+        if (this.stream === handle) this.fromMaster(m as Record<string, unknown>);
+      },
+      (reason) => {
+        if (this.stream !== handle) return;
+        this.stream = undefined;
+        this.connected = false;
+        this.failures++;
+        this.d.log.info({ master: address, reason }, 'replication stream closed');
+        this.scheduleReconnect();
+      },
+    );
+    this.stream = handle;
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.role !== 'member' || this.reconnectTimer !== undefined) return;
+    const delay = Math.min(100 * 2 ** Math.min(this.failures, 5), this.d.config.heartbeatIntervalMs);
+    this.reconnectTimer = this.d.clock.setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.failures >= 2) void this.discover();
+      this.connect();
+    }, delay);
+  }
+
+  private fromMaster(m: Record<string, unknown>): void {
+    const rep = this.replica;
+    if (rep === undefined || this.stream === undefined) return;
+    this.lastHeard = this.d.clock.monotonic();
+    const epoch = Number(m.epoch);
+    if (m.t === 'ping') {
+      this.stream.send({ t: 'ping', time: this.d.clock.now() });
+      return;
+    }
+    if (m.t === 'snapshot') {
+      if (epoch < this.epoch) return this.dropStream('the master is from an older epoch');
+      this.starts = m.starts as EpochStart[];
+      this.epoch = epoch;
+      const dataEpoch = Number(m.dataEpoch);
+      const gen = Number(m.gen);
+      this.d.db.installSnapshot(gen, m.rows as StoredRow[], this.positionMeta(dataEpoch));
+      rep.installSnapshot(epoch, gen, dataEpoch);
+      this.markConnected();
+      this.stream.send({ t: 'installed', epoch, gen });
+      this.d.log.info({ gen, epoch }, 'installed a snapshot of the pool database');
+      return;
+    }
+    if (m.t === 'entries') {
+      const verdict = rep.receive(epoch, m.entries as Entry<Changes>[]);
+      if (verdict.kind === 'stale') return this.dropStream('the master is from an older epoch');
+      if (verdict.kind === 'resync') return this.dropStream('entries do not follow what this host holds');
+      if (verdict.kind === 'apply') {
+        for (const e of verdict.entries) {
+          if (e.epoch !== rep.appliedEpoch) this.starts.push({ epoch: e.epoch, startGen: e.prevGen + 1 });
+          this.epoch = Math.max(this.epoch, epoch);
+          this.d.db.applyEntry(e.gen, e.changes, this.positionMeta(e.epoch));
+          rep.applied(e.epoch, e.gen);
+        }
+      }
+      this.markConnected();
+      this.stream.send({ t: 'ack', epoch, gen: rep.appliedGen });
+      return;
+    }
+    if (m.t === 'stale' || m.t === 'notmaster' || m.t === 'unknown') {
+      if (m.t === 'notmaster' && typeof m.master === 'string' && m.master !== this.d.selfAddress)
+        this.masterAddr = m.master;
+      this.dropStream(`the master answered ${String(m.t)}`);
+      void this.discover();
+    }
+  }
+
+  /** Local keys written atomically with each applied entry or snapshot. */
+  private positionMeta(dataEpoch: number): Record<string, string> {
+    return {
+      [K.epoch]: String(this.epoch),
+      [K.appliedEpoch]: String(dataEpoch),
+      [K.starts]: JSON.stringify(this.starts),
+      [K.master]: this.masterAddr,
+    };
+  }
+
+  private markConnected(): void {
+    this.connected = true;
+    this.failures = 0;
+  }
+
+  private dropStream(reason: string): void {
+    this.d.log.warn({ reason }, 'leaving the replication stream');
+    const s = this.stream;
+    this.stream = undefined;
+    this.connected = false;
+    s?.close();
+    this.failures++;
+    this.scheduleReconnect();
+  }
+
+  /**
+   * Asks every host of the pool who is master. A host that finds a master of a newer epoch than
+   * its own (or of its own epoch, when it is a member) follows it; this is how members that were
+   * down, and a master that was replaced, rejoin by themselves.
+   */
+  async discover(): Promise<void> {
+    if (this.discovering || this.stopped) return;
+    this.discovering = true;
+    try {
+      const answers = await Promise.all(
+        this.otherHosts().map((h) =>
+          this.peers
+            .call<HostStatus>(h.rec.address, 'status', {}, this.d.config.peerTimeoutMs)
+            .then((s) => ({ s, address: h.rec.address }))
+            .catch(() => undefined),
+        ),
+      );
+      let best: { s: HostStatus; address: string } | undefined;
+      for (const a of answers)
+        if (a !== undefined && a.s.role === 'master' && (best === undefined || a.s.epoch > best.s.epoch))
+          best = a;
+      const newest = Math.max(0, ...answers.map((a) => a?.s.epoch ?? 0));
+      if (best !== undefined) {
+        const newer = best.s.epoch > this.epoch || (this.role === 'member' && best.s.epoch === this.epoch);
+        if (newer && best.address !== this.masterAddress) {
+          this.d.log.warn(
+            { master: best.address, epoch: best.s.epoch },
+            'following the master of the newest epoch',
+          );
+          this.follow(best.address, best.s.epoch);
+        }
+      } else if (this.role === 'master' && newest > this.epoch) {
+        // Replaced, but the new master does not answer: stop acknowledging anything.
+        this.adopt(newest);
+      }
+    } finally {
+      this.discovering = false;
+    }
+  }
+
+  // ---- role changes ---------------------------------------------------------------------------
+
+  /** Raises the epoch this host follows. A master that learns of a newer epoch steps down. */
+  private adopt(epoch: number, candidate?: string): void {
+    if (epoch <= this.epoch) return;
+    this.epoch = epoch;
+    if (this.role === 'master') this.demote(candidate ?? this.d.selfAddress);
+    else if (candidate !== undefined) this.masterAddr = candidate;
+    if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, epoch);
+    this.persist();
+  }
+
+  private demote(master: string): void {
+    this.d.log.warn({ master, epoch: this.epoch }, 'stepping down: this host is now a member');
+    this.role = 'member';
+    this.masterAddr = master;
+    for (const s of this.streams.values()) s.res.end(line({ t: 'notmaster', epoch: this.epoch, master }));
+    this.streams.clear();
+    this.failAckWaiters();
+    this.persist();
+    this.startMember();
+  }
+
+  /** Follows the master at `address` (recover-slaves, emergency-reset-master, discovery). */
+  follow(address: string, epoch: number): void {
+    if (epoch < this.epoch) throw new ApiError('POOL_EPOCH_STALE', [String(epoch), String(this.epoch)]);
+    if (address === this.d.selfAddress) {
+      if (this.role === 'master') return;
+      throw new ApiError('HOST_ITS_OWN_SLAVE', []);
+    }
+    this.epoch = Math.max(this.epoch, epoch);
+    if (this.role === 'master') {
+      this.demote(address);
+      return;
+    }
+    this.masterAddr = address;
+    this.persist();
+    if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, this.epoch);
+    this.failures = 0;
+    this.connect();
+  }
+
+  /**
+   * Makes this host the master (pool-emergency-transition-to-master). Without `force` it refuses
+   * while the master answers, and otherwise makes a majority of the pool adopt a new epoch (so
+   * the old master can never again gather a quorum) and refuses if any of them holds newer data.
+   */
+  async promote(force: boolean, designated = false, expect?: { epoch: number; gen: number }): Promise<void> {
+    if (this.role === 'master') return;
+    const me = this.status();
+    if (
+      expect !== undefined &&
+      (me.dataEpoch < expect.epoch || (me.dataEpoch === expect.epoch && me.gen < expect.gen))
+    )
+      throw new ApiError('HA_ABORT_NEW_MASTER', [`this host holds generation ${me.gen}, not ${expect.gen}`]);
+    if (!force && !designated) {
+      const answer = await this.peers
+        .call<HostStatus>(this.masterAddr, 'status', {}, this.d.config.peerTimeoutMs)
+        .catch(() => undefined);
+      if (answer !== undefined && answer.role === 'master' && answer.epoch >= this.epoch)
+        throw new ApiError('MASTER_STILL_ANSWERS', [this.masterAddr]);
+    }
+    const others = this.otherHosts();
+    const slot = this.selfHost()?.epoch_slot ?? 0;
+    const probes = await Promise.all(
+      others.map((h) =>
+        this.peers
+          .call<HostStatus>(h.rec.address, 'status', {}, this.d.config.peerTimeoutMs)
+          .catch(() => undefined),
+      ),
+    );
+    const epoch = nextEpoch([this.epoch, ...probes.map((p) => p?.epoch ?? 0)], slot);
+    if (!force) {
+      const votes = await Promise.all(
+        others.map((h) =>
+          this.peers
+            .call<HostStatus>(
+              h.rec.address,
+              'vote',
+              { epoch, candidate: this.d.selfAddress },
+              this.d.config.peerTimeoutMs,
+            )
+            .catch(() => undefined),
+        ),
+      );
+      const adopted = votes.filter((v): v is HostStatus => v !== undefined && v.epoch === epoch);
+      const needed = Math.floor((others.length + 1) / 2) + 1;
+      if (adopted.length + 1 < needed)
+        throw new ApiError('POOL_QUORUM_UNREACHABLE', [String(needed), String(adopted.length + 1)]);
+      const check = checkPromotion(
+        { id: me.uuid, epoch: me.dataEpoch, gen: me.gen },
+        false,
+        adopted.map((v) => ({ id: v.uuid, epoch: v.dataEpoch, gen: v.gen })),
+      );
+      if (!check.ok) {
+        const newer = adopted.find(
+          (v) => v.dataEpoch > me.dataEpoch || (v.dataEpoch === me.dataEpoch && v.gen > me.gen),
+        );
+        throw new ApiError('HOST_HOLDS_NEWER_DATABASE', [
+          newer?.uuid ?? '',
+          String(newer?.dataEpoch ?? 0),
+          String(newer?.gen ?? 0),
+        ]);
+      }
+    }
+    this.becomeMaster(epoch);
+  }
+
+  private becomeMaster(epoch: number): void {
+    this.stream?.close();
+    this.stream = undefined;
+    this.connected = false;
+    const db = this.d.db;
+    const appliedGen = db.appliedGen;
+    const oldDataEpoch = this.replica?.appliedEpoch ?? this.dataEpoch();
+    this.epoch = epoch;
+    this.starts = [...this.starts, { epoch, startGen: appliedGen + 1 }];
+    this.role = 'master';
+    this.masterAddr = this.d.selfAddress;
+    db.setReplica(false);
+    const hosts = [...db.all('host').keys()];
+    this.replicator = new MasterReplicator<Changes>(
+      this.d.hostRef(),
+      epoch,
+      appliedGen,
+      oldDataEpoch,
+      hosts,
+      this.mode(),
+      this.d.config.logMax,
+    );
+    this.liveness = new Liveness(this.d.config, hosts, this.d.clock.monotonic());
+    this.replica = undefined;
+    // The new epoch's first entry: every host that follows moves past anything of the old one.
+    const self = this.d.hostRef();
+    const metrics = this.selfHost()?.metrics;
+    db.transact(
+      (tx) => {
+        tx.update('pool', this.poolRef(), { master: self, epoch });
+        if (metrics !== undefined && metrics !== NULL_REF) tx.update('host_metrics', metrics, { live: true });
+      },
+      {
+        [K.role]: 'master',
+        [K.master]: this.d.selfAddress,
+        [K.epoch]: String(epoch),
+        [K.appliedEpoch]: String(epoch),
+        [K.starts]: JSON.stringify(this.starts),
+      },
+    );
+    this.d.log.warn({ epoch, gen: appliedGen }, 'this host is now the pool master');
+  }
+
+  /** pool.recover_slaves: points every reachable host at this master; returns those that accepted. */
+  async recoverSlaves(): Promise<string[]> {
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    const out = await Promise.all(
+      this.otherHosts().map((h) =>
+        this.peers
+          .call(
+            h.rec.address,
+            'follow',
+            { master: this.d.selfAddress, epoch: this.epoch },
+            this.d.config.peerTimeoutMs,
+          )
+          .then(() => h.ref)
+          .catch(() => undefined),
+      ),
+    );
+    return out.filter((r): r is string => r !== undefined);
+  }
+
+  /**
+   * pool.designate_new_master: writes wait while the target catches up to everything committed,
+   * then the target promotes itself (a vote in which this host steps down). If the target fails
+   * before any vote reached this host, this host simply carries on as master.
+   */
+  async designate(target: string): Promise<void> {
+    if (target === this.d.hostRef()) return;
+    if (this.role !== 'master' || this.replicator === undefined)
+      throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.handover !== undefined)
+      throw new ApiError('HA_ABORT_NEW_MASTER', ['another change of coordinator is in progress']);
+    const rec = this.d.db.get('host', target) as Rec<'host'> | undefined;
+    if (rec === undefined || !this.streams.has(target)) throw new ApiError('HOST_OFFLINE', [target]);
+    let release = () => {};
+    this.handover = new Promise<void>((resolve) => (release = resolve));
+    try {
+      const r = this.replicator;
+      const head = r.headGen;
+      await this.waitUntil(() => (r.progress(target)?.matchGen ?? 0) >= head, this.d.config.ackTimeoutMs);
+      if ((r.progress(target)?.matchGen ?? 0) < head)
+        throw new ApiError('HA_ABORT_NEW_MASTER', ['the new coordinator did not catch up in time']);
+      try {
+        await this.peers.call(
+          rec.address,
+          'promote',
+          { epoch: this.epoch, gen: head },
+          this.d.config.ackTimeoutMs,
+        );
+      } catch (e) {
+        if (this.role === 'master') {
+          const params =
+            e instanceof PeerError && e.answered ? [e.code ?? '', ...e.params].join(' ') : String(e);
+          throw new ApiError('HA_ABORT_NEW_MASTER', [params]);
+        }
+        // A vote reached this host, so the target may be master: discovery will tell.
+        void this.discover();
+      }
+      if (this.role === 'master') this.follow(rec.address, this.epoch);
+    } finally {
+      this.handover = undefined;
+      release();
+    }
+  }
+
+  private async waitUntil(cond: () => boolean, timeoutMs: number): Promise<void> {
+    const until = this.d.clock.monotonic() + timeoutMs;
+    while (!cond() && this.d.clock.monotonic() < until)
+      await new Promise<void>((resolve) => this.d.clock.setTimeout(resolve, 20));
+  }
+
+  /** pool.sync_database: resolves once every connected member holds everything committed. */
+  async syncDatabase(): Promise<void> {
+    const r = this.replicator;
+    if (r === undefined || this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    const head = r.headGen;
+    const behind = () => [...this.streams.keys()].filter((h) => (r.progress(h)?.matchGen ?? 0) < head);
+    await this.waitUntil(() => behind().length === 0, this.d.config.ackTimeoutMs);
+    const late = behind();
+    if (late.length > 0) throw new ApiError('CANNOT_CONTACT_HOST', [late[0] ?? '']);
+  }
+
+  /** True when `host` answers (used by host-forget and host-declare-dead). */
+  async answers(host: string): Promise<boolean> {
+    const rec = this.d.db.get('host', host) as Rec<'host'> | undefined;
+    if (rec === undefined) return false;
+    if (host === this.d.hostRef()) return true;
+    return this.peers
+      .call(rec.address, 'status', {}, this.d.config.peerTimeoutMs)
+      .then(() => true)
+      .catch(() => false);
+  }
+
+  /** pool.eject on the master: the host starts again as a fresh standalone host. */
+  async eject(host: string): Promise<void> {
+    const rec = this.d.db.get('host', host) as Rec<'host'> | undefined;
+    if (rec === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
+    await this.peers.call(rec.address, 'eject', {}, this.d.config.ackTimeoutMs).catch((e: unknown) => {
+      throw e instanceof PeerError && e.answered ? fromPeer(e) : new ApiError('HOST_OFFLINE', [host]);
+    });
+  }
+
+  /**
+   * The joining host's last step (after pool.join's checks): the master admits its records,
+   * then this host wipes its own database and follows the master, which sends it a snapshot.
+   */
+  async join(master: string, secret: string, masterCert: string, rows: RowChange[]): Promise<void> {
+    this.d.local.put(K.secret, secret);
+    this.d.local.put('pool_master_certificate', masterCert);
+    const self = this.d.hostRef();
+    const withCert = rows.map((r) =>
+      r.cls === 'host' && r.ref === self && r.body !== null
+        ? { ...r, body: { ...r.body, server_certificate: this.d.certificate } }
+        : r,
+    );
+    const joined = await this.peers
+      .call<{ epoch: number }>(master, 'admit', { rows: withCert }, this.d.config.ackTimeoutMs)
+      .catch((e: unknown) => {
+        throw e instanceof PeerError && e.answered
+          ? fromPeer(e)
+          : new ApiError('JOINING_HOST_CONNECTION_FAILED', []);
+      });
+    this.replicator = undefined;
+    this.liveness = undefined;
+    this.role = 'member';
+    this.masterAddr = master;
+    this.epoch = joined.epoch;
+    this.starts = [];
+    this.d.db.setReplica(true, 0);
+    // Everything this host held is replaced by the pool's database (which now holds its records).
+    this.d.db.installSnapshot(0, [], { ...this.positionMeta(0), [K.role]: 'member' });
+    this.persist({ [K.appliedEpoch]: '0' });
+    this.replica = new MemberReplica(this.epoch, 0, 0);
+    this.failures = 0;
+    this.connect();
+  }
+
+  /** The master's side of a join: the joiner's records go in, in one transaction. */
+  private admit(rows: RowChange[]): { epoch: number } {
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    const used = new Set([...this.d.db.all('host').values()].map((r) => (r.rec as Rec<'host'>).epoch_slot));
+    let slot = 0;
+    while (used.has(slot)) slot++;
+    if (slot >= EPOCH_SLOTS) throw new ApiError('OPERATION_NOT_ALLOWED', ['the pool is full']);
+    this.d.db.transact((tx) => {
+      for (const r of rows) {
+        if (r.body === null || tx.get(r.cls, r.ref) !== undefined) continue;
+        tx.create(r.cls, r.ref, r.cls === 'host' ? { ...r.body, epoch_slot: slot } : r.body);
+      }
+    });
+    return { epoch: this.epoch };
+  }
+
+  // ---- peer requests --------------------------------------------------------------------------
+
+  private async servePeer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    let body: Record<string, unknown>;
+    try {
+      body = (await readJsonBody(req)) as Record<string, unknown>;
+    } catch {
+      sendJson(res, 400, { ok: false, error: ['INTERNAL_ERROR', 'bad peer request'] });
+      return;
+    }
+    try {
+      const value = await this.peerOp(body);
+      sendJson(res, 200, { ok: true, value: value ?? null });
+    } catch (e) {
+      const error = e instanceof ApiError ? [e.code, ...e.params] : ['INTERNAL_ERROR', String(e)];
+      sendJson(res, 200, { ok: false, error });
+    }
+  }
+
+  private async peerOp(b: Record<string, unknown>): Promise<unknown> {
+    switch (b.op) {
+      case 'status':
+        return this.status();
+      case 'vote': {
+        const epoch = Number(b.epoch);
+        if (epoch > this.epoch) this.adopt(epoch, typeof b.candidate === 'string' ? b.candidate : undefined);
+        return this.status();
+      }
+      case 'follow':
+        this.follow(String(b.master), Number(b.epoch));
+        return this.status();
+      case 'promote':
+        await this.promote(false, true, { epoch: Number(b.epoch), gen: Number(b.gen) });
+        return this.status();
+      case 'admit': {
+        const out = this.admit(b.rows as RowChange[]);
+        // The joiner counts in the quorum from now on, but cannot confirm its own admission: in a
+        // pool that had one host there is nobody else to wait for; in bigger pools the others do.
+        if (this.d.db.count('host') >= 3) await this.afterWrite();
+        return out;
+      }
+      case 'eject':
+        if (this.role === 'master') throw new ApiError('HOST_CANNOT_DESTROY_SELF', [this.d.hostRef()]);
+        // Answer first: the reset replaces this host's identity and pool secret.
+        setImmediate(() => void this.resetStandalone());
+        return this.status();
+      default:
+        throw new ApiError('MESSAGE_METHOD_UNKNOWN', [String(b.op)]);
+    }
+  }
+
+  private async resetStandalone(): Promise<void> {
+    this.stream?.close();
+    this.stream = undefined;
+    this.connected = false;
+    this.replica = undefined;
+    this.d.db.setReplica(true, 0);
+    this.d.db.installSnapshot(0, [], {});
+    this.d.db.setReplica(false);
+    this.initStandalone();
+    await this.d.resetToStandalone();
+    this.startMaster();
+  }
+
+  // ---- periodic work ---------------------------------------------------------------------------
+
+  private tick(): void {
+    if (this.stopped) return;
+    const now = this.d.clock.monotonic();
+    if (this.role === 'member') {
+      this.stream?.send({ t: 'ping', time: this.d.clock.now() });
+      if (this.stream !== undefined && now - this.lastHeard > this.d.config.deadAfterMs)
+        this.dropStream('no word from the master');
+      return;
+    }
+    for (const s of this.streams.values()) s.res.write(line({ t: 'ping', epoch: this.epoch }));
+    this.markLive(this.liveness?.tick(now) ?? []);
+    this.updateReplicaStatus(now);
+    const disconnected = this.otherHosts().filter((h) => !this.streams.has(h.ref));
+    if (disconnected.length > 0 && now - this.lastProbeAt >= this.d.config.heartbeatIntervalMs * 2) {
+      this.lastProbeAt = now;
+      void this.probeAbsent(disconnected.map((h) => h.ref));
+    }
+  }
+
+  /**
+   * Asks hosts that do not stream from this master what they know: one that follows a newer epoch
+   * means this master was replaced. In a two-host pool, a member that cannot be reached at all
+   * puts the pool in degraded mode (writes acknowledged by this host alone, shown in
+   * pool.replication_degraded) rather than stopping every write; it leaves that mode when the
+   * member is back.
+   */
+  private async probeAbsent(hosts: string[]): Promise<void> {
+    const answers = await Promise.all(
+      hosts.map(async (h) => {
+        const rec = this.d.db.get('host', h) as Rec<'host'> | undefined;
+        if (rec === undefined) return undefined;
+        return this.peers
+          .call<HostStatus>(rec.address, 'status', {}, this.d.config.peerTimeoutMs)
+          .catch(() => undefined);
+      }),
+    );
+    if (this.role !== 'master') return;
+    if (answers.some((a) => a !== undefined && a.epoch > this.epoch)) {
+      await this.discover();
+      return;
+    }
+    const twoHosts = this.d.db.count('host') === 2 && this.mode() === 'majority';
+    const unreachable = answers.every((a) => a === undefined);
+    const other = hosts[0];
+    const dead = other !== undefined && this.liveness?.isLive(other) === false;
+    this.setDegraded(twoHosts && unreachable && dead);
+  }
+
+  private setDegraded(on: boolean): void {
+    if (on === this.degraded) return;
+    this.degraded = on;
+    this.d.log.warn(
+      { degraded: on },
+      on ? 'two-host pool degraded: acknowledging writes alone' : 'degraded mode over',
+    );
+    this.act(this.refreshMembers());
+    this.safeWrite((tx) => tx.update('pool', this.poolRef(), { replication_degraded: on }));
+  }
+
+  private markLive(changes: readonly { host: string; live: boolean }[]): void {
+    if (changes.length === 0 || this.role !== 'master') return;
+    this.safeWrite((tx) => {
+      for (const c of changes) {
+        const h = tx.get('host', c.host) as Rec<'host'> | undefined;
+        if (h !== undefined && h.metrics !== NULL_REF && tx.get('host_metrics', h.metrics) !== undefined)
+          tx.update('host_metrics', h.metrics, { live: c.live });
+      }
+    });
+    // A host that comes back ends degraded mode at once.
+    if (this.degraded && changes.some((c) => c.live)) this.setDegraded(false);
+  }
+
+  private updateReplicaStatus(now: number): void {
+    const r = this.replicator;
+    // A one-host pool has no replicas to report (and refreshing its own would be a write per tick).
+    if (r === undefined || this.d.db.count('host') < 2) return;
+    const head = r.headGen;
+    const oldestUnacked = (matchGen: number): number => {
+      let t: number | undefined;
+      for (const [g, at] of this.commitTimes) if (g > matchGen && (t === undefined || at < t)) t = at;
+      return t === undefined ? 0 : Math.max(0, now - t) / 1000;
+    };
+    this.safeWrite((tx) => {
+      for (const h of this.d.db.all('host').values()) {
+        const rec = h.rec as Rec<'host'>;
+        const gen = h.ref === this.d.hostRef() ? head : (r.progress(h.ref)?.matchGen ?? 0);
+        const lag = h.ref === this.d.hostRef() ? 0 : oldestUnacked(gen);
+        if (rec.replica_generation !== gen || Math.abs(rec.replica_lag - lag) >= 0.5)
+          tx.update('host', h.ref, { replica_generation: gen, replica_lag: Math.round(lag * 10) / 10 });
+      }
+    });
+    // Commit times are only needed for entries some host has not confirmed yet.
+    let minMatch = head;
+    for (const h of this.d.db.all('host').keys())
+      if (h !== this.d.hostRef()) minMatch = Math.min(minMatch, r.progress(h)?.matchGen ?? 0);
+    for (const g of this.commitTimes.keys()) if (g <= minMatch) this.commitTimes.delete(g);
+  }
+
+  /** Internal bookkeeping writes never fail the caller: they are retried on the next tick. */
+  private safeWrite(fn: (tx: Parameters<Parameters<Db['transact']>[0]>[0]) => void): void {
+    if (this.role !== 'master' || this.handover !== undefined) return;
+    try {
+      this.d.db.transact(fn);
+    } catch (e) {
+      this.d.log.warn({ err: String(e) }, 'bookkeeping write failed');
+    }
+  }
+}
+
+/** A refusal a peer answered with, as the same XenAPI error here. */
+function fromPeer(e: PeerError): ApiError {
+  const code = e.code !== undefined && e.code in errors ? (e.code as ErrorCode) : 'INTERNAL_ERROR';
+  return new ApiError(
+    code,
+    code === 'INTERNAL_ERROR' && e.code !== 'INTERNAL_ERROR' ? [e.message] : e.params,
+  );
+}
+
+function line(m: unknown): string {
+  return JSON.stringify(m) + '\n';
+}
