@@ -26,6 +26,16 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal;
  * Calls a pool member answers itself (xapi's emergency calls, datamodel.ml `emergency_calls`);
  * every other call on a member gets HOST_IS_SLAVE naming the master, so clients follow it.
  */
+/**
+ * Calls of the master that repair the pool itself: they must work while it has no quorum (and
+ * their own writes, if any, are the repair), so they are not held back by the quorum check.
+ */
+const REPAIR_CALLS: ReadonlySet<string> = new Set([
+  'pool.recover_slaves',
+  'pool.sync_database',
+  'pool.designate_new_master',
+]);
+
 const MEMBER_CALLS: ReadonlySet<string> = new Set([
   'pool.emergency_transition_to_master',
   'pool.emergency_reset_master',
@@ -99,7 +109,7 @@ export class Pipeline {
       const audited = method.def.roles !== 'read-only' || method.def.sessionless;
       // A write waits for a change of master to finish and is refused without a quorum; its reply
       // waits until a quorum of the pool holds it (docs/replication.md).
-      const replicated = !local && method.def.roles !== 'read-only';
+      const replicated = !local && !REPAIR_CALLS.has(method.name) && method.def.roles !== 'read-only';
       try {
         if (replicated) await pool.beforeWrite();
         const out: CallOutcome = isAsync

@@ -197,6 +197,11 @@ export class PoolCoordinator {
     return this.d.db.get('host', this.d.hostRef()) as Rec<'host'> | undefined;
   }
 
+  /** Liveness is about the other hosts: a master is live to itself. */
+  private others(hosts: readonly string[]): string[] {
+    return hosts.filter((h) => h !== this.d.hostRef());
+  }
+
   private otherHosts(): { ref: string; rec: Rec<'host'> }[] {
     const out: { ref: string; rec: Rec<'host'> }[] = [];
     for (const r of this.d.db.all('host').values())
@@ -259,9 +264,11 @@ export class PoolCoordinator {
     this.stopped = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     if (this.reconnectTimer !== undefined) this.d.clock.clearTimeout(this.reconnectTimer);
-    if (this.stream !== undefined) {
-      this.stream.send({ t: 'bye' });
-      this.stream.close();
+    const s = this.stream;
+    this.stream = undefined;
+    if (s !== undefined) {
+      s.send({ t: 'bye' });
+      s.close();
     }
     for (const s of this.streams.values()) s.res.end();
     this.failAckWaiters();
@@ -281,7 +288,7 @@ export class PoolCoordinator {
       this.mode(),
       this.d.config.logMax,
     );
-    this.liveness = new Liveness(this.d.config, hosts, this.d.clock.monotonic());
+    this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
     this.connected = false;
     // A master that restarts may have been replaced meanwhile: ask the others before long.
@@ -336,7 +343,7 @@ export class PoolCoordinator {
     const r = this.replicator;
     if (r === undefined) return [];
     const hosts = [...this.d.db.all('host').keys()];
-    this.liveness?.setHosts(hosts, this.d.clock.monotonic());
+    this.liveness?.setHosts(this.others(hosts), this.d.clock.monotonic());
     for (const [id, s] of this.streams)
       if (!hosts.includes(id)) {
         s.res.end();
@@ -490,7 +497,7 @@ export class PoolCoordinator {
     }
     this.streams.get(host)?.res.end();
     this.streams.set(host, { res, host });
-    this.liveness?.heartbeat(host, this.d.clock.monotonic());
+    this.markLive(this.liveness?.heartbeat(host, this.d.clock.monotonic()) ?? []);
     this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.starts));
     return host;
   }
@@ -536,7 +543,14 @@ export class PoolCoordinator {
 
   private connect(): void {
     if (this.stopped || this.role !== 'member' || this.replica === undefined) return;
-    this.stream?.close();
+    if (this.reconnectTimer !== undefined) {
+      this.d.clock.clearTimeout(this.reconnectTimer);
+      this.reconnectTimer = undefined;
+    }
+    // Detached first, so closing it is not mistaken for losing the master.
+    const old = this.stream;
+    this.stream = undefined;
+    old?.close();
     const rep = this.replica;
     const hello = {
       t: 'hello',
@@ -796,8 +810,9 @@ export class PoolCoordinator {
   }
 
   private becomeMaster(epoch: number): void {
-    this.stream?.close();
+    const old = this.stream;
     this.stream = undefined;
+    old?.close();
     this.connected = false;
     const db = this.d.db;
     const appliedGen = db.appliedGen;
@@ -817,7 +832,7 @@ export class PoolCoordinator {
       this.mode(),
       this.d.config.logMax,
     );
-    this.liveness = new Liveness(this.d.config, hosts, this.d.clock.monotonic());
+    this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
     // The new epoch's first entry: every host that follows moves past anything of the old one.
     const self = this.d.hostRef();
@@ -1041,8 +1056,9 @@ export class PoolCoordinator {
   }
 
   private async resetStandalone(): Promise<void> {
-    this.stream?.close();
+    const old = this.stream;
     this.stream = undefined;
+    old?.close();
     this.connected = false;
     this.replica = undefined;
     this.d.db.setReplica(true, 0);
@@ -1065,7 +1081,8 @@ export class PoolCoordinator {
       return;
     }
     for (const s of this.streams.values()) s.res.write(line({ t: 'ping', epoch: this.epoch }));
-    this.markLive(this.liveness?.tick(now) ?? []);
+    this.liveness?.tick(now);
+    this.syncLiveFlags();
     this.updateReplicaStatus(now);
     const disconnected = this.otherHosts().filter((h) => !this.streams.has(h.ref));
     if (disconnected.length > 0 && now - this.lastProbeAt >= this.d.config.heartbeatIntervalMs * 2) {
@@ -1114,17 +1131,34 @@ export class PoolCoordinator {
     this.safeWrite((tx) => tx.update('pool', this.poolRef(), { replication_degraded: on }));
   }
 
+  /**
+   * Liveness events (a heartbeat after silence, a goodbye, silence past the threshold) are
+   * written to host_metrics.live at once; syncLiveFlags also mends any host whose stored flag
+   * disagrees with what this master observes (a new master inherits the old one's flags).
+   */
   private markLive(changes: readonly { host: string; live: boolean }[]): void {
-    if (changes.length === 0 || this.role !== 'master') return;
-    this.safeWrite((tx) => {
-      for (const c of changes) {
-        const h = tx.get('host', c.host) as Rec<'host'> | undefined;
-        if (h !== undefined && h.metrics !== NULL_REF && tx.get('host_metrics', h.metrics) !== undefined)
-          tx.update('host_metrics', h.metrics, { live: c.live });
-      }
-    });
+    if (changes.length > 0) this.syncLiveFlags();
+  }
+
+  private syncLiveFlags(): void {
+    const l = this.liveness;
+    if (l === undefined || this.role !== 'master') return;
+    const self = this.d.hostRef();
+    const wrong: { metrics: string; host: string; live: boolean }[] = [];
+    for (const r of this.d.db.all('host').values()) {
+      const h = r.rec as Rec<'host'>;
+      const m = this.d.db.get('host_metrics', h.metrics) as Rec<'host_metrics'> | undefined;
+      const live = r.ref === self || l.isLive(r.ref);
+      if (m !== undefined && m.live !== live) wrong.push({ metrics: h.metrics, host: r.ref, live });
+    }
+    if (wrong.length > 0) {
+      for (const w of wrong) this.d.log.info({ host: w.host, live: w.live }, 'host liveness changed');
+      this.safeWrite((tx) => {
+        for (const w of wrong) tx.update('host_metrics', w.metrics, { live: w.live });
+      });
+    }
     // A host that comes back ends degraded mode at once.
-    if (this.degraded && changes.some((c) => c.live)) this.setDegraded(false);
+    if (this.degraded && this.otherHosts().some((h) => l.isLive(h.ref))) this.setDegraded(false);
   }
 
   private updateReplicaStatus(now: number): void {

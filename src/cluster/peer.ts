@@ -193,11 +193,20 @@ export class PeerClient {
     const ep = parseAddress(address, this.defaultPort);
     let closed = false;
     const agent = new https.Agent({ keepAlive: false, ...this.tlsOptions() });
-    const finish = (reason: string) => {
+    const finish = (reason: string, graceful = false) => {
       if (closed) return;
       closed = true;
-      req.destroy();
-      agent.destroy();
+      if (graceful) {
+        // What was sent (a goodbye) still goes out before the connection is dropped.
+        req.end();
+        setTimeout(() => {
+          req.destroy();
+          agent.destroy();
+        }, 200).unref();
+      } else {
+        req.destroy();
+        agent.destroy();
+      }
       onClose(reason);
     };
     const req = https.request({
@@ -234,7 +243,7 @@ export class PeerClient {
       send: (m) => {
         if (!closed) req.write(JSON.stringify(m) + '\n');
       },
-      close: () => finish('closed'),
+      close: () => finish('closed', true),
     };
   }
 

@@ -100,6 +100,11 @@ export class XapiClient {
     return ref;
   }
 
+  /** Uses a session obtained otherwise (session.slave_local_login_with_password on a member). */
+  useSession(ref: string): void {
+    this.sessionRef = ref;
+  }
+
   callSession(method: string, ...params: unknown[]): Promise<unknown> {
     if (this.sessionRef === undefined) return Promise.reject(new Error(`${method}: not logged in`));
     return this.call(method, [this.sessionRef, ...params]);
