@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // poolstackd: the per-host daemon. Composition root only: parse options, start, stop on signals.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { startDaemon } from '../api/daemon.js';
 import { parseArgs } from './args.js';
 
@@ -38,8 +38,12 @@ async function main(): Promise<void> {
   const driver = a.get('driver') ?? 'sim';
   if (driver !== 'sim') throw new Error(`unknown driver ${driver} (available: sim)`);
   const pwFile = a.get('root-password-file');
+  // Only the first start needs the password (its hash is kept in the data dir), so a file
+  // removed after that is no obstacle to restarting with the same command line.
   const rootPassword =
-    pwFile !== undefined ? readFileSync(pwFile, 'utf8').trim() : process.env.POOLSTACK_ROOT_PASSWORD;
+    pwFile !== undefined && existsSync(pwFile)
+      ? readFileSync(pwFile, 'utf8').trim()
+      : process.env.POOLSTACK_ROOT_PASSWORD;
   const httpPort = a.get('http-port');
   const delay = a.get('auth-failure-delay-ms');
   const num = (name: string): number | undefined => {
