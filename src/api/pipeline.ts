@@ -26,22 +26,25 @@ const NEVER_ABORTED: AbortSignal = new AbortController().signal;
  * Calls a pool member answers itself (xapi's emergency calls, datamodel.ml `emergency_calls`);
  * every other call on a member gets HOST_IS_SLAVE naming the master, so clients follow it.
  */
-/**
- * Calls of the master that repair the pool itself: they must work while it has no quorum (and
- * their own writes, if any, are the repair), so they are not held back by the quorum check.
- */
-const REPAIR_CALLS: ReadonlySet<string> = new Set([
-  'pool.recover_slaves',
-  'pool.sync_database',
-  'pool.designate_new_master',
-]);
-
 const MEMBER_CALLS: ReadonlySet<string> = new Set([
   'pool.emergency_transition_to_master',
   'pool.emergency_reset_master',
   'session.slave_local_login_with_password',
   'session.local_logout',
   'host.is_in_emergency_mode',
+]);
+
+/**
+ * Calls of the master that repair the pool itself: they must work while it has no quorum (a pool
+ * that lost hosts is made whole again by forgetting them), so neither the quorum check nor the
+ * wait for acknowledgement holds them back.
+ */
+const REPAIR_CALLS: ReadonlySet<string> = new Set([
+  'pool.recover_slaves',
+  'pool.sync_database',
+  'pool.designate_new_master',
+  'host.destroy',
+  'host.declare_dead',
 ]);
 
 /**

@@ -12,13 +12,15 @@ export interface Io {
 
 export interface CliCtx {
   readonly api: XapiClient;
+  /** xe's session reference (the API's `self` for session.get_* calls). */
+  readonly session: string;
   readonly io: Io;
   readonly refs: RefResolver;
   readonly params: Map<string, string>;
   readonly minimal: boolean;
   /** Aborted on Ctrl-C; long-running commands cancel their task. */
   readonly signal: AbortSignal;
-  call(method: string, ...args: unknown[]): Promise<unknown>;
+  readonly call: (method: string, ...args: unknown[]) => Promise<unknown>;
 }
 
 export interface Command {
@@ -28,6 +30,13 @@ export interface Command {
   readonly help: string;
   /** Listed by `xe help` (the common commands) rather than only by `xe help --all`. */
   readonly standard?: boolean;
+  /**
+   * xapi's Neverforward commands (No_fd_local_session): they act on the host xe talks to, even a
+   * pool member or a host whose master is gone, so xe logs in with
+   * session.slave_local_login_with_password instead of session.login_with_password (which a
+   * member refuses with HOST_IS_SLAVE).
+   */
+  readonly local?: boolean;
   run(ctx: CliCtx): Promise<void>;
 }
 

@@ -99,10 +99,29 @@ export function qualifierTag(def: ClassDef, field: string): string {
   return `( ${rw})`;
 }
 
-/** Fields in the order xe prints them: uuid, name-label, name-description, then the model's order. */
+/**
+ * Fields xe prints only when asked for by name with `*-param-get` (records.ml `~hidden:true`):
+ * left out of `*-list` (even with params=), `*-param-list` and the help's parameter lists.
+ * host.server_certificate is a whole PEM certificate, too long for a listing.
+ */
+const hiddenFields: Record<string, ReadonlySet<string>> = {
+  host: new Set(['server_certificate']),
+};
+
+/** Whether xe hides the field (API name) of class `cls` from listings. */
+export function isHiddenField(cls: string, field: string): boolean {
+  return hiddenFields[cls]?.has(field) === true;
+}
+
+/**
+ * Fields in the order xe prints them: uuid, name-label, name-description, then the model's order;
+ * hidden ones left out.
+ */
 export function cliFieldOrder(def: ClassDef): string[] {
   const first = ['uuid', 'name_label', 'name_description'].filter((f) => def.fields[f] !== undefined);
-  return [...first, ...Object.keys(def.fields).filter((f) => !first.includes(f))];
+  return [...first, ...Object.keys(def.fields).filter((f) => !first.includes(f))].filter(
+    (f) => !isHiddenField(def.name, f),
+  );
 }
 
 /** A field xe computes rather than reads (records.ml); printed right after `after`. */

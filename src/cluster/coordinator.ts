@@ -128,6 +128,8 @@ export class PoolCoordinator {
   private readonly commitTimes = new Map<number, number>();
   private handover: Promise<void> | undefined;
   private degraded = false;
+  /** Hosts a forced promotion could not reach: out of the quorum until they are back. */
+  private forcedOut = new Set<string>();
   private lastProbeAt = 0;
   // member state
   private replica: MemberReplica | undefined;
@@ -300,6 +302,7 @@ export class PoolCoordinator {
     this.replicator = undefined;
     this.liveness = undefined;
     this.degraded = false;
+    this.forcedOut = new Set();
     this.replica = new MemberReplica(this.epoch, this.d.db.appliedGen, this.dataEpoch());
     this.connect();
   }
@@ -349,7 +352,7 @@ export class PoolCoordinator {
         s.res.end();
         this.streams.delete(id);
       }
-    const excluded = new Set<string>();
+    const excluded = new Set([...this.forcedOut].filter((h) => hosts.includes(h)));
     if (this.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
     return r.setMembers(hosts, excluded);
   }
@@ -497,6 +500,11 @@ export class PoolCoordinator {
     }
     this.streams.get(host)?.res.end();
     this.streams.set(host, { res, host });
+    if (this.forcedOut.delete(host)) {
+      this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
+      this.act(this.refreshMembers());
+      this.showDegraded();
+    }
     this.markLive(this.liveness?.heartbeat(host, this.d.clock.monotonic()) ?? []);
     this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.starts));
     return host;
@@ -807,6 +815,13 @@ export class PoolCoordinator {
       }
     }
     this.becomeMaster(epoch);
+    if (force) {
+      // The operator accepted the risk: hosts that could not be reached do not hold up writes
+      // until they come back (shown as pool.replication_degraded).
+      this.forcedOut = new Set(others.filter((_, i) => probes[i] === undefined).map((h) => h.ref));
+      this.act(this.refreshMembers());
+      this.showDegraded();
+    }
   }
 
   private becomeMaster(epoch: number): void {
@@ -834,6 +849,7 @@ export class PoolCoordinator {
     );
     this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
+    this.forcedOut = new Set();
     // The new epoch's first entry: every host that follows moves past anything of the old one.
     const self = this.d.hostRef();
     const metrics = this.selfHost()?.metrics;
@@ -995,6 +1011,14 @@ export class PoolCoordinator {
     let slot = 0;
     while (used.has(slot)) slot++;
     if (slot >= EPOCH_SLOTS) throw new ApiError('OPERATION_NOT_ALLOWED', ['the pool is full']);
+    const joiner = rows.find((r) => r.cls === 'host')?.body as Rec<'host'> | undefined;
+    for (const h of this.d.db.all('host').values()) {
+      const address = (h.rec as Rec<'host'>).address;
+      if (joiner !== undefined && address === joiner.address)
+        throw new ApiError('OPERATION_NOT_ALLOWED', [
+          `host ${(h.rec as Rec<'host'>).name_label} already has the address ${address}: hosts of a pool need distinct addresses (they share one port)`,
+        ]);
+    }
     this.d.db.transact((tx) => {
       for (const r of rows) {
         if (r.body === null || tx.get(r.cls, r.ref) !== undefined) continue;
@@ -1128,7 +1152,14 @@ export class PoolCoordinator {
       on ? 'two-host pool degraded: acknowledging writes alone' : 'degraded mode over',
     );
     this.act(this.refreshMembers());
-    this.safeWrite((tx) => tx.update('pool', this.poolRef(), { replication_degraded: on }));
+    this.showDegraded();
+  }
+
+  /** pool.replication_degraded: some host is left out of the quorum. */
+  private showDegraded(): void {
+    const on = this.degraded || this.forcedOut.size > 0;
+    if (this.poolRec()?.replication_degraded !== on)
+      this.safeWrite((tx) => tx.update('pool', this.poolRef(), { replication_degraded: on }));
   }
 
   /**

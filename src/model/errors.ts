@@ -159,7 +159,7 @@ export const errors = {
   ),
   POOL_QUORUM_UNREACHABLE: e(
     ['needed', 'reachable'],
-    'Too few hosts of the pool can be reached to be sure that no acknowledged write is lost. Bring hosts back, or use --force to accept the risk.',
+    'Too few hosts of the pool can be reached to keep acknowledged writes safe. Bring hosts back or forget the dead ones (host-forget); an emergency transition can be forced (--force), accepting the loss of writes only the missing hosts hold.',
   ),
   POOL_WRITE_NOT_CONFIRMED: e(
     ['mode', 'needed', 'holding'],

@@ -335,15 +335,6 @@ export function otherCommands(): Command[] {
       }, true),
     },
     {
-      name: 'host-is-in-emergency-mode',
-      reqd: [],
-      optional: [],
-      help: 'Query the target host to discover if it is in emergency mode.',
-      run: async (c) => {
-        c.io.out(`${String(await c.call('host.is_in_emergency_mode'))}\n`);
-      },
-    },
-    {
       name: 'sr-create',
       reqd: ['name-label'],
       optional: [

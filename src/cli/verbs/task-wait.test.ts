@@ -21,6 +21,7 @@ function fakeCtx(script: Script, isTty: boolean, signal = new AbortController().
   const started = Date.now();
   const ctx: CliCtx = {
     api: undefined as never,
+    session: 'OpaqueRef:session',
     io: { out: () => undefined, err: (t) => err.push(t), isTty },
     refs: new RefResolver(async () => ({})),
     params: new Map(),

@@ -82,7 +82,7 @@ async function eachVm(
     } catch (e) {
       const msg =
         e instanceof XapiCallError
-          ? (await formatApiError(ctx.api, e)).trimEnd()
+          ? (await formatApiError(ctx.call, e)).trimEnd()
           : e instanceof Error
             ? e.message
             : String(e);
