@@ -16,6 +16,7 @@ import { SimHypervisor } from '../drivers/hypervisor/sim/sim-driver.js';
 import type { StorageDriver } from '../drivers/storage/driver.js';
 import { FileSr } from '../drivers/storage/file/file-sr.js';
 import type { HostPower, Services } from '../impl/context.js';
+import { AgentFailure, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
 import { sweepSessions } from '../impl/session.js';
@@ -243,6 +244,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? defaultCoordinatorConfig.heartbeatIntervalMs,
       deadAfterMs: opts.deadAfterMs ?? defaultCoordinatorConfig.deadAfterMs,
       ackTimeoutMs: opts.ackTimeoutMs ?? defaultCoordinatorConfig.ackTimeoutMs,
+    },
+    agent: async (call, args) => {
+      try {
+        return { ok: true, value: await runAgentCall(hypervisor, storage, call, args) };
+      } catch (e) {
+        if (e instanceof AgentFailure) return { ok: false, kind: e.kind, code: e.code, message: e.message };
+        throw e;
+      }
     },
     // Ejected: this host starts again as a new one-host pool, in-process.
     resetToStandalone: async () => {

@@ -73,8 +73,21 @@ export interface CoordinatorDeps {
   /** This host's TLS certificate (PEM). */
   readonly certificate: string;
   readonly config: CoordinatorConfig;
-  /** Ejection: wipe the pool database and start again as a new one-host pool; returns the new host ref. */
+  /** Ejection: wipe the pool database and start again as a new one-host pool. */
   resetToStandalone(): Promise<void>;
+  /** Runs a hypervisor or storage call the master sent to this host (the host agent). */
+  agent(call: string, args: unknown[]): Promise<AgentResult>;
+}
+
+/** What a host agent answers: the driver's result, or the driver's error (kind, code, message). */
+export type AgentResult =
+  { ok: true; value: unknown } | { ok: false; kind: string; code: string; message: string };
+
+/** Peer answers carry a failed agent call as ['AGENT_ERROR', kind, code, message]. */
+class AgentRefusal extends Error {
+  constructor(readonly params: string[]) {
+    super(params.join(' '));
+  }
 }
 
 /** What a host says about itself (peer op `status`). */
@@ -92,6 +105,9 @@ export interface HostStatus {
 }
 
 type Changes = readonly RowChange[];
+
+/** A driver call on a member (a VM boot, a disk copy) may take this long. */
+const AGENT_TIMEOUT_MS = 10 * 60 * 1000;
 
 const K = {
   role: 'pool_role',
@@ -949,6 +965,16 @@ export class PoolCoordinator {
     if (late.length > 0) throw new ApiError('CANNOT_CONTACT_HOST', [late[0] ?? '']);
   }
 
+  /** True when `host` (a member) streams from this master right now. */
+  isConnected(host: string): boolean {
+    return this.role === 'master' && this.streams.has(host);
+  }
+
+  /** A driver call on the member at `address` (see impl/host/agent.ts). */
+  agent(address: string, call: string, args: unknown[]): Promise<unknown> {
+    return this.peers.call(address, 'agent', { call, args }, AGENT_TIMEOUT_MS);
+  }
+
   /** True when `host` answers (used by host-forget and host-declare-dead). */
   async answers(host: string): Promise<boolean> {
     const rec = this.d.db.get('host', host) as Rec<'host'> | undefined;
@@ -1042,7 +1068,12 @@ export class PoolCoordinator {
       const value = await this.peerOp(body);
       sendJson(res, 200, { ok: true, value: value ?? null });
     } catch (e) {
-      const error = e instanceof ApiError ? [e.code, ...e.params] : ['INTERNAL_ERROR', String(e)];
+      const error =
+        e instanceof ApiError
+          ? [e.code, ...e.params]
+          : e instanceof AgentRefusal
+            ? ['AGENT_ERROR', ...e.params]
+            : ['INTERNAL_ERROR', String(e)];
       sendJson(res, 200, { ok: false, error });
     }
   }
@@ -1068,6 +1099,11 @@ export class PoolCoordinator {
         // pool that had one host there is nobody else to wait for; in bigger pools the others do.
         if (this.d.db.count('host') >= 3) await this.afterWrite();
         return out;
+      }
+      case 'agent': {
+        const r = await this.d.agent(String(b.call), Array.isArray(b.args) ? (b.args as unknown[]) : []);
+        if (!r.ok) throw new AgentRefusal([r.kind, r.code, r.message]);
+        return r.value;
       }
       case 'eject':
         if (this.role === 'master') throw new ApiError('HOST_CANNOT_DESTROY_SELF', [this.d.hostRef()]);

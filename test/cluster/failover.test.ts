@@ -4,6 +4,8 @@
 // under load lose nothing, that refusals name their reason, and that an ejected host comes back
 // standalone.
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
@@ -350,6 +352,91 @@ describe('a two-host pool with one host down', { timeout: 120_000 }, () => {
       await lb.callSession('pool.emergency_transition_to_master', true);
       lb.close();
       assert.ok((await networkNames(pool, b.address)).has('degraded'));
+    }),
+  );
+});
+
+const MiB = 1024 * 1024;
+
+describe('VMs on pool members', { timeout: 120_000 }, () => {
+  it(
+    'boots a VM on the member whose SR holds its disk, stops it there, and still does after the master changes',
+    withPool('member-vms', 3, async (pool) => {
+      const [a, b] = pool.hosts as [(typeof pool.hosts)[0], (typeof pool.hosts)[0]];
+      const m = await pool.client(a.address);
+      const hostRef = async (c: XapiClient, name: string) =>
+        ((await c.callSession('host.get_by_name_label', name)) as string[])[0] ?? '';
+      const [ha, hb] = [await hostRef(m, a.name), await hostRef(m, b.name)];
+      const pbds = (await m.callSession('PBD.get_all_records')) as Record<
+        string,
+        { host: string; SR: string }
+      >;
+      const localSr = (h: string) => Object.values(pbds).find((p) => p.host === h)?.SR ?? '';
+      const makeVm = async (c: XapiClient, name: string, sr: string) => {
+        const vm = (await c.callSession('VM.create', {
+          name_label: name,
+          memory_static_min: 256 * MiB,
+          memory_dynamic_min: 256 * MiB,
+          memory_dynamic_max: 256 * MiB,
+          memory_static_max: 256 * MiB,
+          VCPUs_max: 1,
+          VCPUs_at_startup: 1,
+        })) as string;
+        const vdi = (await c.callSession('VDI.create', {
+          name_label: `${name} disk`,
+          SR: sr,
+          virtual_size: 64 * MiB,
+          type: 'user',
+          sharable: false,
+          read_only: false,
+          other_config: {},
+        })) as string;
+        await c.callSession('VBD.create', {
+          VM: vm,
+          VDI: vdi,
+          userdevice: '0',
+          bootable: true,
+          mode: 'RW',
+          type: 'Disk',
+          empty: false,
+          other_config: {},
+          qos_algorithm_type: '',
+          qos_algorithm_params: {},
+        });
+        return vm;
+      };
+      const onB = await makeVm(m, 'on-b', localSr(hb));
+      const onA = await makeVm(m, 'on-a', localSr(ha));
+      // Only b sees its local SR: the VM is placed there, and start_on elsewhere is refused.
+      await m.callSession('VM.start', onB, false, false);
+      assert.equal(await m.callSession('VM.get_resident_on', onB), hb);
+      assert.equal(await m.callSession('VM.get_power_state', onB), 'Running');
+      // The domain is b's: its simulated hypervisor holds it, a's does not.
+      const uuidB = (await m.callSession('VM.get_uuid', onB)) as string;
+      const simDomains = (h: (typeof pool.hosts)[0]) => {
+        const f = join(h.handle.dataDir, 'sim', 'domains.json');
+        return existsSync(f) ? readFileSync(f, 'utf8') : '';
+      };
+      assert.ok(simDomains(b).includes(uuidB));
+      assert.ok(!simDomains(a).includes(uuidB));
+      await m.callSession('VM.clean_shutdown', onB);
+      assert.equal(await m.callSession('VM.get_power_state', onB), 'Halted');
+      assert.equal(
+        (await apiError(m.callSession('VM.start_on', onB, ha, false, false))).code,
+        'VM_REQUIRES_SR',
+      );
+      await m.callSession('VM.start_on', onB, hb, false, false);
+      // b becomes master; the VM on a's SR now boots on a member, and b's VM keeps running.
+      await m.callSession('pool.designate_new_master', hb);
+      m.close();
+      assert.equal(await pool.master(), b.address);
+      const n = await pool.client(b.address);
+      await n.callSession('VM.start', onA, false, false);
+      assert.equal(await n.callSession('VM.get_resident_on', onA), ha);
+      await n.callSession('VM.hard_shutdown', onA);
+      await n.callSession('VM.hard_shutdown', onB);
+      assert.equal(await n.callSession('VM.get_power_state', onB), 'Halted');
+      n.close();
     }),
   );
 });

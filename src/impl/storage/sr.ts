@@ -5,6 +5,7 @@ import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
+import { storageAnywhere } from '../host/agent.js';
 import { identity, read } from '../util.js';
 
 /** What a directory SR allows (SR.allowed_operations). */
@@ -160,7 +161,7 @@ export function forgetSr(ctx: Ctx, srRef: string): void {
 export async function destroySr(ctx: Ctx, srRef: string): Promise<void> {
   const sr = read(ctx, 'SR', srRef);
   assertNotDefault(ctx, srRef);
-  const drv = ctx.svc.storage.get(srRef);
+  const drv = storageAnywhere(ctx, srRef);
   if (drv === undefined) throw new ApiError('SR_HAS_NO_PBDS', [srRef]);
   for (const v of sr.VDIs) {
     for (const vbd of read(ctx, 'VDI', v).VBDs)

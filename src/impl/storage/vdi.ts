@@ -8,13 +8,15 @@ import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
+import { storageAnywhere } from '../host/agent.js';
 import { identity, read } from '../util.js';
 
 type VDI = Rec<'VDI'>;
 
 export function storageOf(ctx: Ctx, sr: string): StorageDriver {
   read(ctx, 'SR', sr);
-  const s = ctx.svc.storage.get(sr);
+  // This host's driver if it has the SR attached, else that of a member that has.
+  const s = storageAnywhere(ctx, sr);
   if (s === undefined) throw new ApiError('SR_HAS_NO_PBDS', [sr]);
   return s;
 }

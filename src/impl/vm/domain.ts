@@ -5,6 +5,7 @@ import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
+import { agentOf } from '../host/agent.js';
 import { read } from '../util.js';
 
 const diskDevices = 'abcdefghijklmnop';
@@ -15,13 +16,14 @@ export function deviceName(userdevice: string): string {
   return Number.isInteger(n) && n >= 0 && n < diskDevices.length ? `xvd${diskDevices[n]}` : userdevice;
 }
 
-export function domainSpec(ctx: Ctx, vmRef: string, vm: Rec<'VM'>): DomainSpec {
+/** The domain of `vm` as it boots on `host`: disk paths are that host's. */
+export function domainSpec(ctx: Ctx, vmRef: string, vm: Rec<'VM'>, host: string): DomainSpec {
   const disks: DomainSpec['disks'] = [];
   for (const vbdRef of vm.VBDs) {
     const vbd = read(ctx, 'VBD', vbdRef);
     if (vbd.empty || vbd.VDI === NULL_REF) continue;
     const vdi = read(ctx, 'VDI', vbd.VDI);
-    const storage = ctx.svc.storage.get(vdi.SR);
+    const storage = agentOf(ctx, host).storage(vdi.SR);
     if (storage === undefined) throw new ApiError('VM_REQUIRES_SR', [vmRef, vdi.SR]);
     assertVdiFree(ctx, vbdRef, vbd, vdi, vbd.VDI);
     disks.push({

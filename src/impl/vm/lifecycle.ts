@@ -6,6 +6,7 @@ import type { Rec } from '../../model/index.js';
 import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
 import { createVdi, destroyVdiRecordAndFile } from '../storage/vdi.js';
+import { agentOf, hostsSeeing } from '../host/agent.js';
 import { read } from '../util.js';
 import { domainSpec, driverCall } from './domain.js';
 import { checkOperation } from './operations.js';
@@ -21,11 +22,12 @@ import {
 
 type VM = Rec<'VM'>;
 
-/** The host a VM starts on. One host per daemon for now: it must be this one, live and enabled. */
+/** The host a VM starts on must be live, enabled and reachable: this one or a connected member. */
 function checkHost(ctx: Ctx, host: string): void {
   const h = read(ctx, 'host', host);
   const metrics = ctx.svc.db.get('host_metrics', h.metrics);
-  if (host !== ctx.svc.hostRef || metrics?.live !== true) throw new ApiError('HOST_NOT_LIVE', []);
+  const reachable = host === ctx.svc.hostRef || ctx.svc.cluster.isConnected(host);
+  if (!reachable || metrics?.live !== true) throw new ApiError('HOST_NOT_LIVE', []);
   if (!h.enabled) throw new ApiError('HOST_DISABLED', [host]);
 }
 
@@ -34,8 +36,8 @@ async function boot(ctx: Ctx, ref: string, host: string, paused: boolean, image?
   reserveMemory(ctx, ref, host);
   try {
     const vm = read(ctx, 'VM', ref);
-    const spec = domainSpec(ctx, ref, vm);
-    const hv = ctx.svc.hypervisor;
+    const spec = domainSpec(ctx, ref, vm, host);
+    const hv = agentOf(ctx, host);
     const d = await driverCall(ref, vm, () =>
       image === undefined ? hv.vm.create(spec, { paused }) : hv.vm.resume(spec, image, { paused }),
     );
@@ -89,21 +91,40 @@ export async function startOn(
   return withVmOp(ctx, vm, 'start_on', () => boot(ctx, vm, host, startPaused));
 }
 
-/** Placement: until pools exist, this host is the only candidate (affinity included). */
-function chooseHost(ctx: Ctx, _vm: string): string {
-  return ctx.svc.hostRef;
+/**
+ * Placement: a host that can see every SR the VM's disks are on, is live, enabled and reachable;
+ * the VM's affinity host if it qualifies, else this host, else the first member that does.
+ */
+function chooseHost(ctx: Ctx, vm: string): string {
+  const rec = read(ctx, 'VM', vm);
+  const srs = new Set<string>();
+  for (const vbdRef of rec.VBDs) {
+    const vbd = read(ctx, 'VBD', vbdRef);
+    if (!vbd.empty && vbd.VDI !== NULL_REF) srs.add(read(ctx, 'VDI', vbd.VDI).SR);
+  }
+  if (rec.suspend_VDI !== NULL_REF) srs.add(read(ctx, 'VDI', rec.suspend_VDI).SR);
+  const usable = hostsSeeing(ctx, [...srs]).filter((h) => {
+    try {
+      checkHost(ctx, h);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (usable.includes(rec.affinity)) return rec.affinity;
+  return usable[0] ?? ctx.svc.hostRef;
 }
 
 export function pause(ctx: Ctx, vm: string): Promise<void> {
   return withVmOp(ctx, vm, 'pause', async (rec) => {
-    const d = await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.pause(rec.uuid));
+    const d = await driverCall(vm, rec, () => agentOf(ctx, rec.resident_on).vm.pause(rec.uuid));
     ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, vm, 'Paused', rec.resident_on, d));
   });
 }
 
 export function unpause(ctx: Ctx, vm: string): Promise<void> {
   return withVmOp(ctx, vm, 'unpause', async (rec) => {
-    const d = await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.unpause(rec.uuid));
+    const d = await driverCall(vm, rec, () => agentOf(ctx, rec.resident_on).vm.unpause(rec.uuid));
     ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, vm, 'Running', rec.resident_on, d));
   });
 }
@@ -119,7 +140,7 @@ async function stopDomain(ctx: Ctx, vm: string, rec: VM, clean: boolean): Promis
     if (image !== NULL_REF) await destroyVdiRecordAndFile(ctx, image);
     return;
   }
-  await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.shutdown(rec.uuid, { clean }));
+  await driverCall(vm, rec, () => agentOf(ctx, rec.resident_on).vm.shutdown(rec.uuid, { clean }));
   ctx.svc.db.transact((tx) => markNoDomain(ctx.svc, tx, vm, 'Halted'));
 }
 
@@ -138,7 +159,7 @@ export function shutdown(ctx: Ctx, vm: string): Promise<void> {
 
 function reboot(ctx: Ctx, vm: string, clean: boolean): Promise<void> {
   return withVmOp(ctx, vm, clean ? 'clean_reboot' : 'hard_reboot', async (rec) => {
-    const d = await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.reboot(rec.uuid, { clean }));
+    const d = await driverCall(vm, rec, () => agentOf(ctx, rec.resident_on).vm.reboot(rec.uuid, { clean }));
     ctx.svc.db.transact((tx) => markResident(ctx.svc, tx, vm, 'Running', rec.resident_on, d));
   });
 }
@@ -146,12 +167,12 @@ function reboot(ctx: Ctx, vm: string, clean: boolean): Promise<void> {
 export const cleanReboot = (ctx: Ctx, vm: string) => reboot(ctx, vm, true);
 export const hardReboot = (ctx: Ctx, vm: string) => reboot(ctx, vm, false);
 
-/** The SR suspend images go to: pool.suspend_image_SR, else the default SR. */
-function suspendSr(ctx: Ctx): string {
+/** The SR suspend images go to: pool.suspend_image_SR, else the default SR, as `host` sees it. */
+function suspendSr(ctx: Ctx, host: string): string {
   for (const row of ctx.svc.db.all('pool').values()) {
     const pool = row.rec as Rec<'pool'>;
     for (const sr of [pool.suspend_image_SR, pool.default_SR]) {
-      if (sr !== NULL_REF && ctx.svc.storage.has(sr)) return sr;
+      if (sr !== NULL_REF && agentOf(ctx, host).storage(sr) !== undefined) return sr;
     }
   }
   throw new ApiError('SR_HAS_NO_PBDS', [NULL_REF]);
@@ -161,13 +182,13 @@ export function suspend(ctx: Ctx, vm: string): Promise<void> {
   return withVmOp(ctx, vm, 'suspend', async (rec) => {
     const image = await createVdi(ctx, {
       name_label: `Suspend image for ${rec.name_label}`,
-      SR: suspendSr(ctx),
+      SR: suspendSr(ctx, rec.resident_on),
       virtual_size: rec.memory_static_max,
       type: 'suspend',
     });
     try {
-      const path = imagePath(ctx, image);
-      await driverCall(vm, rec, () => ctx.svc.hypervisor.vm.suspend(rec.uuid, path));
+      const path = imagePath(ctx, image, rec.resident_on);
+      await driverCall(vm, rec, () => agentOf(ctx, rec.resident_on).vm.suspend(rec.uuid, path));
     } catch (e) {
       await destroyVdiRecordAndFile(ctx, image);
       throw e;
@@ -179,9 +200,9 @@ export function suspend(ctx: Ctx, vm: string): Promise<void> {
   });
 }
 
-function imagePath(ctx: Ctx, vdi: string): string {
+function imagePath(ctx: Ctx, vdi: string, host: string): string {
   const rec = read(ctx, 'VDI', vdi);
-  const storage = ctx.svc.storage.get(rec.SR);
+  const storage = agentOf(ctx, host).storage(rec.SR);
   if (storage === undefined) throw new ApiError('SR_HAS_NO_PBDS', [rec.SR]);
   return storage.vdiPath(rec.uuid);
 }
@@ -191,7 +212,7 @@ function resumeOn(ctx: Ctx, vm: string, host: string, paused: boolean, op: strin
     const image = rec.suspend_VDI;
     if (image === NULL_REF)
       throw new ApiError('VM_BAD_POWER_STATE', [vm, 'suspended', 'suspended (no image)']);
-    await boot(ctx, vm, host, paused, imagePath(ctx, image));
+    await boot(ctx, vm, host, paused, imagePath(ctx, image, host));
     ctx.svc.db.transact((tx) => tx.update('VM', vm, { suspend_VDI: NULL_REF }));
     await destroyVdiRecordAndFile(ctx, image);
   });
@@ -214,7 +235,7 @@ export async function powerStateReset(ctx: Ctx, vm: string): Promise<void> {
   if (rec.is_control_domain) throw new ApiError('CANNOT_RESET_CONTROL_DOMAIN', [vm]);
   if (rec.power_state === 'Running' || rec.power_state === 'Paused') {
     if (rec.resident_on === ctx.svc.hostRef) {
-      const d = await ctx.svc.hypervisor.vm.get(rec.uuid);
+      const d = await agentOf(ctx, ctx.svc.hostRef).vm.get(rec.uuid);
       if (d !== undefined) throw new ApiError('DOMAIN_EXISTS', [vm, String(d.domid)]);
     } else if (rec.resident_on !== NULL_REF) {
       const host = ctx.svc.db.get('host', rec.resident_on) as Rec<'host'> | undefined;

@@ -1,0 +1,145 @@
+// Host agents: the hypervisor and storage of any host of the pool, as the master uses them. The
+// master's own drivers are called directly; a member's are called over the pool's peer channel
+// (an `agent` request), which runs the same driver call on that member (xapi forwards such calls
+// to the host that has the domain or the SR). VDI paths are computed from the host's PBD
+// device-config without I/O, so a DomainSpec built here names the files as that host sees them.
+import { PeerError } from '../../cluster/peer.js';
+import {
+  DriverError,
+  type DriverErrorCode,
+  type HypervisorDriver,
+  type HypervisorVmOps,
+} from '../../drivers/hypervisor/driver.js';
+import { StorageError, type StorageDriver, type StorageErrorCode } from '../../drivers/storage/driver.js';
+import { ApiError } from '../../model/errors.js';
+import type { Rec } from '../../model/index.js';
+import type { Ctx } from '../context.js';
+
+export interface HostAgent {
+  readonly vm: HypervisorVmOps;
+  /** The SR's driver as this host has it attached, or undefined when it has not. */
+  storage(sr: string): StorageDriver | undefined;
+}
+
+const VM_CALLS = [
+  'list',
+  'get',
+  'create',
+  'pause',
+  'unpause',
+  'shutdown',
+  'reboot',
+  'suspend',
+  'resume',
+] as const;
+const SR_CALLS = ['stat', 'vdiCreate', 'vdiDestroy', 'vdiClone', 'vdiResize', 'vdiStat', 'vdiList'] as const;
+
+/** A driver failure on a member, carried back as the same error here. */
+export class AgentFailure extends Error {
+  constructor(
+    readonly kind: 'driver' | 'storage',
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function remote(ctx: Ctx, host: string) {
+  const rec = ctx.svc.db.get('host', host) as Rec<'host'> | undefined;
+  if (rec === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
+  return async (call: string, args: unknown[]): Promise<unknown> => {
+    try {
+      return await ctx.svc.cluster.agent(rec.address, call, args);
+    } catch (e) {
+      if (e instanceof PeerError && e.answered && e.code === 'AGENT_ERROR') {
+        const [kind, code, message] = e.params;
+        if (kind === 'driver') throw new DriverError(code as DriverErrorCode, message ?? '');
+        throw new StorageError(code as StorageErrorCode, message ?? '');
+      }
+      if (e instanceof PeerError && !e.answered) throw new ApiError('HOST_OFFLINE', [host]);
+      throw e;
+    }
+  };
+}
+
+/** The attached PBD of `sr` on `host`, if any. */
+function attachedPbd(ctx: Ctx, host: string, sr: string): Rec<'PBD'> | undefined {
+  const srRec = ctx.svc.db.get('SR', sr) as Rec<'SR'> | undefined;
+  for (const p of srRec?.PBDs ?? []) {
+    const pbd = ctx.svc.db.get('PBD', p) as Rec<'PBD'> | undefined;
+    if (pbd !== undefined && pbd.host === host && pbd.currently_attached) return pbd;
+  }
+  return undefined;
+}
+
+export function agentOf(ctx: Ctx, host: string): HostAgent {
+  if (host === ctx.svc.hostRef)
+    return { vm: ctx.svc.hypervisor.vm, storage: (sr) => ctx.svc.storage.get(sr) };
+  const call = remote(ctx, host);
+  const vm = Object.fromEntries(VM_CALLS.map((m) => [m, (...args: unknown[]) => call(`vm.${m}`, args)]));
+  return {
+    vm: vm as unknown as HypervisorVmOps,
+    storage: (sr) => {
+      const pbd = attachedPbd(ctx, host, sr);
+      const srRec = ctx.svc.db.get('SR', sr) as Rec<'SR'> | undefined;
+      if (pbd === undefined || srRec === undefined) return undefined;
+      const paths = ctx.svc.openStorage(srRec.type, pbd.device_config);
+      const ops = Object.fromEntries(
+        SR_CALLS.map((m) => [m, (...args: unknown[]) => call(`sr.${m}`, [sr, ...args])]),
+      );
+      return {
+        ...(ops as unknown as StorageDriver),
+        type: srRec.type,
+        attach: () => Promise.resolve(),
+        vdiPath: (uuid: string) => paths.vdiPath(uuid),
+      };
+    },
+  };
+}
+
+/** Hosts that can see every one of `srs` (their PBDs attached), this host first. */
+export function hostsSeeing(ctx: Ctx, srs: readonly string[]): string[] {
+  const hosts = [ctx.svc.hostRef, ...[...ctx.svc.db.all('host').keys()].filter((h) => h !== ctx.svc.hostRef)];
+  return hosts.filter((h) =>
+    srs.every((sr) =>
+      h === ctx.svc.hostRef ? ctx.svc.storage.has(sr) : attachedPbd(ctx, h, sr) !== undefined,
+    ),
+  );
+}
+
+/** The driver of `sr` on some host that has it attached (this one if it can). */
+export function storageAnywhere(ctx: Ctx, sr: string): StorageDriver | undefined {
+  const local = ctx.svc.storage.get(sr);
+  if (local !== undefined) return local;
+  const host = hostsSeeing(ctx, [sr])[0];
+  return host === undefined ? undefined : agentOf(ctx, host).storage(sr);
+}
+
+/** A member runs a driver call the master asked for (peer request `agent`). */
+export async function runAgentCall(
+  hypervisor: HypervisorDriver,
+  storage: ReadonlyMap<string, StorageDriver>,
+  call: string,
+  args: unknown[],
+): Promise<unknown> {
+  const [group, name] = call.split('.', 2) as [string, string];
+  try {
+    if (group === 'vm' && (VM_CALLS as readonly string[]).includes(name)) {
+      const ops = hypervisor.vm as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return await ops[name]?.(...args);
+    }
+    if (group === 'sr' && (SR_CALLS as readonly string[]).includes(name)) {
+      const [sr, ...rest] = args;
+      const drv = storage.get(String(sr));
+      if (drv === undefined) throw new ApiError('SR_HAS_NO_PBDS', [String(sr)]);
+      const ops = drv as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
+      return await ops[name]?.(...rest);
+    }
+  } catch (e) {
+    if (e instanceof DriverError) throw new AgentFailure('driver', e.code, e.message);
+    if (e instanceof StorageError) throw new AgentFailure('storage', e.code, e.message);
+    throw e;
+  }
+  throw new ApiError('MESSAGE_METHOD_UNKNOWN', [call]);
+}
