@@ -717,8 +717,11 @@ export class PoolCoordinator {
           this.follow(best.address, best.s.epoch);
         }
       } else if (this.role === 'master' && newest > this.epoch) {
-        // Replaced, but the new master does not answer: stop acknowledging anything.
-        this.adopt(newest);
+        // Replaced, but the new master does not answer: stop acknowledging anything, and follow
+        // the master the host of the newest epoch names.
+        const witness = answers.find((x) => x !== undefined && x.s.epoch === newest);
+        const master = witness?.s.master ?? '';
+        this.adopt(newest, master !== '' && master !== this.d.selfAddress ? master : witness?.address);
       }
     } finally {
       this.discovering = false;
