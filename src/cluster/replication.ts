@@ -112,6 +112,19 @@ export class MasterReplicator<C> {
     return this.advance();
   }
 
+  /**
+   * Hosts that must hold a write before it is acknowledged. Leaving hosts out of the quorum
+   * (degraded mode, a forced promotion) never lowers it below size - majority + 1: every majority
+   * of the pool, which an unforced promotion needs, must still meet a host holding the write.
+   * (The simulator found the counterexample without this floor: a forced master alone in a pool
+   * of three acknowledged writes that two other hosts then promoted without.)
+   */
+  private needed(): number {
+    const n = this.members.length;
+    const q = quorumSize(this.mode, n - this.excluded.size);
+    return this.mode === 'async' ? q : Math.max(q, n - quorumSize('majority', n) + 1);
+  }
+
   /** How many hosts must hold a write, and how many hold the head now. */
   quorum(): { needed: number; holding: number; connected: number } {
     let holding = 1;
@@ -121,7 +134,7 @@ export class MasterReplicator<C> {
       if (f.matchGen >= this.lastGen) holding++;
       if (f.connected) connected++;
     }
-    return { needed: quorumSize(this.mode, this.members.length - this.excluded.size), holding, connected };
+    return { needed: this.needed(), holding, connected };
   }
 
   /** Generation up to which writes are held by a quorum and may be acknowledged. */
@@ -218,7 +231,7 @@ export class MasterReplicator<C> {
     const held = [this.lastGen];
     for (const [id, f] of this.followers) if (!this.excluded.has(id)) held.push(f.matchGen);
     held.sort((a, b) => b - a);
-    const q = quorumSize(this.mode, this.members.length - this.excluded.size);
+    const q = this.needed();
     const candidate = held[q - 1] ?? 0;
     if (candidate <= this.ackedGen) return [];
     this.ackedGen = candidate;

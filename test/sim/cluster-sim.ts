@@ -1,9 +1,11 @@
 // A deterministic pool simulator for the state machines in src/cluster: N hosts, each with its own
 // skewed and drifting clock, a seeded network (delay, loss, partitions), crashes, clean shutdowns,
 // restarts, freezes, client writes and operator promotions. Masters replicate with
-// MasterReplicator and watch members with Liveness on their own clocks. After every step it
-// checks the safety invariants; a failure reports the seed, so `npm run sim -- --seed S` replays it
-// exactly.
+// MasterReplicator and watch members with Liveness on their own clocks; like the daemon
+// (src/cluster/coordinator.ts), a two-host pool's master leaves a dead, unreachable member out of
+// the quorum (degraded mode), and a forced promotion leaves the hosts it could not reach out of it
+// until they say hello again. After every step it checks the safety invariants; a failure reports
+// the seed, so `npm run sim -- --seed S` replays it exactly.
 import { Liveness, defaultLiveness, type LivenessChange } from '../../src/cluster/liveness.js';
 import {
   checkPromotion,
@@ -23,8 +25,12 @@ type Change = { write: number };
 /** Steps per schedule in `npm test`; `npm run sim` uses the same so a seed replays as tested. */
 export const SIM_STEPS = 150;
 
-/** Pool size for a seed (shared by the test and the replay command). */
+/**
+ * Pool size for a seed (shared by the test and the replay command): a quarter of the schedules run
+ * a two-host pool (degraded mode), a quarter five hosts, the rest three.
+ */
 export function hostsFor(seed: number): number {
+  if (seed % 4 === 0) return 2;
   return seed % 3 === 0 ? 5 : 3;
 }
 
@@ -55,6 +61,12 @@ interface Watch {
   heardMs: Map<string, number>;
   /** ... and of the last clean-shutdown notice, which legitimately makes a member dead at once. */
   byeMs: Map<string, number>;
+  /** Two-host degraded mode: the only member is out of the quorum (the daemon's `degraded`). */
+  degraded: boolean;
+  /** Hosts the forced promotion that made this master could not reach, out until their hello. */
+  forcedOut: Set<string>;
+  /** Master's monotonic time of the last probe of members that do not stream from it. */
+  probeMs: number;
 }
 
 interface Host {
@@ -96,6 +108,27 @@ export interface SimResult {
   liveReports: number;
   /** Masters demoted by a member's 'stale' answer. */
   staleDemotions: number;
+  /** Two-host masters that entered degraded mode, and writes they acknowledged alone in it. */
+  degradedEntries: number;
+  degradedAcks: number;
+  /** Hosts forced promotions left out of the quorum, and of those, how many came back by hello. */
+  forcedExclusions: number;
+  forcedReturns: number;
+  /** Writes acknowledged by a quorum a forced promotion's exclusions made smaller than a majority. */
+  reducedAcks: number;
+  /**
+   * Writes acknowledged while held by fewer hosts than any unforced promotion hears from (fewer
+   * than size - majority + 1), so some majority could promote without them.
+   */
+  thinAcks: number;
+  /**
+   * Unforced promotions the rules refused while the candidate lacked an acknowledged write (and of
+   * those, a write a two-host master acknowledged alone in degraded mode).
+   */
+  refusedLacking: number;
+  refusedLackingDegraded: number;
+  /** Acknowledged writes a forced promotion gave up (the candidate did not hold them). */
+  forcedGiveUps: number;
   violation: string | undefined;
   trace: string[];
 }
@@ -117,6 +150,17 @@ export class ClusterSim {
   private deadReports = 0;
   private liveReports = 0;
   private staleDemotions = 0;
+  private degradedEntries = 0;
+  private degradedAcks = 0;
+  private forcedExclusions = 0;
+  private forcedReturns = 0;
+  private reducedAcks = 0;
+  private thinAcks = 0;
+  private refusedLacking = 0;
+  private refusedLackingDegraded = 0;
+  private forcedGiveUps = 0;
+  /** Writes a two-host master acknowledged alone, in degraded mode. */
+  private readonly degradedWrites = new Set<number>();
   readonly trace: string[] = [];
 
   constructor(
@@ -175,7 +219,60 @@ export class ClusterSim {
       sinceMs: t,
       heardMs: new Map(),
       byeMs: new Map(),
+      degraded: false,
+      forcedOut: new Set(),
+      probeMs: t,
     };
+  }
+
+  /**
+   * The coordinator's refreshMembers: every host is a member; hosts a forced promotion could not
+   * reach, and in degraded mode every other host, are left out of the quorum.
+   */
+  private refreshMembers(h: Host): void {
+    const m = h.master;
+    const w = h.watch;
+    if (m === undefined || w === undefined) return;
+    const excluded = new Set(w.forcedOut);
+    if (w.degraded) for (const x of this.hosts) if (x !== h) excluded.add(x.id);
+    this.act(
+      h,
+      m.setMembers(
+        this.hosts.map((x) => x.id),
+        excluded,
+      ),
+    );
+  }
+
+  /** The coordinator's setDegraded. */
+  private setDegraded(h: Host, on: boolean): void {
+    const w = h.watch;
+    if (w === undefined || w.degraded === on) return;
+    w.degraded = on;
+    if (on) this.degradedEntries++;
+    this.trace.push(`${this.now} ${h.id} ${on ? 'degraded: acknowledging alone' : 'degraded mode over'}`);
+    this.refreshMembers(h);
+  }
+
+  /**
+   * The coordinator's probeAbsent, every two heartbeat intervals of the master's clock, for the
+   * members that do not stream from it. A probe is a round trip: it fails when the member is
+   * crashed, frozen or cut off from the master at that moment. In a two-host pool, a member that
+   * is dead on the master's clock and fails the probe is left out of the quorum; one that answers
+   * ends degraded mode.
+   */
+  private probe(h: Host): void {
+    const m = h.master;
+    const w = h.watch;
+    if (m === undefined || w === undefined) return;
+    const t = this.mono(h);
+    if (t - w.probeMs < 2 * LIVENESS.heartbeatIntervalMs) return;
+    w.probeMs = t;
+    const absent = this.hosts.filter((x) => x !== h && m.progress(x.id)?.connected !== true);
+    if (absent.length === 0) return;
+    const unreachable = absent.every((x) => !this.up(x) || !this.link(h.id, x.id));
+    const other = absent[0] as Host;
+    this.setDegraded(h, this.size === 2 && unreachable && !w.liveness.isLive(other.id));
   }
 
   private dropMaster(h: Host): void {
@@ -225,6 +322,15 @@ export class ClusterSim {
       // operator's --force (docs/replication.md), so only the unforced promotion rules must keep it.
       if (this.forced.some((f) => f.epoch > epoch && !f.writes.has(w))) continue;
       this.acked.set(w, { epoch, gen: e.gen });
+      if (h.watch?.degraded === true) {
+        this.degradedWrites.add(w);
+        this.degradedAcks++;
+      } else if ((h.master?.quorum().needed ?? 0) < quorumSize('majority', this.size)) this.reducedAcks++;
+      const holders = this.hosts.filter((x) => holds(x, w)).length;
+      if (holders < this.size - quorumSize('majority', this.size) + 1) {
+        this.thinAcks++;
+        this.trace.push(`${this.now} ${h.id} acknowledges write ${w} held by ${holders} host(s) only`);
+      }
     }
   }
 
@@ -249,6 +355,12 @@ export class ClusterSim {
       const m = to.master;
       if (m === undefined) return;
       if (msg.epoch > m.epoch) return this.demote(to, msg.epoch, 'hello');
+      // A host a forced promotion left out is back in the quorum from its hello on.
+      if (to.watch?.forcedOut.delete(msg.from) === true) {
+        this.forcedReturns++;
+        this.trace.push(`${this.now} ${to.id} takes ${msg.from} back into the quorum`);
+        this.refreshMembers(to);
+      }
       this.act(to, m.connect(msg.from, msg.dataEpoch, msg.gen, startsOf(to.db)));
     } else if (msg.kind === 'entries') this.receive(to, msg);
     else if (msg.kind === 'ack') {
@@ -290,8 +402,11 @@ export class ClusterSim {
   private onLiveness(h: Host, changes: LivenessChange[]): void {
     for (const c of changes) {
       this.trace.push(`${this.now} ${h.id} sees ${c.host} ${c.live ? 'live' : 'dead'}`);
-      if (c.live) this.liveReports++;
-      else {
+      if (c.live) {
+        this.liveReports++;
+        // A member heard again ends degraded mode at once (the coordinator's syncLiveFlags).
+        this.setDegraded(h, false);
+      } else {
         this.deadReports++;
         // Stop streaming to a dead member; its next hello reconnects it from what it holds.
         h.master?.disconnect(c.host);
@@ -352,12 +467,12 @@ export class ClusterSim {
     const others = this.hosts.filter((h) => h !== c);
     const reachable = others.filter((h) => this.up(h) && this.link(c.id, h.id));
     const masterAnswers = reachable.some((h) => h.master !== undefined);
-    if (!force && reachable.length + 1 < quorumSize('majority', this.size)) return;
+    if (!force && reachable.length + 1 < quorumSize('majority', this.size)) return this.refused(c);
     const epoch = nextEpoch([c.adoptedEpoch, ...reachable.map((h) => h.adoptedEpoch)], this.hosts.indexOf(c));
     // Each reachable host adopts the new epoch and reports what it holds (its vote).
     const votes = reachable.map((h) => ({ id: h.id, epoch: dataEpoch(h), gen: lastGen(h) }));
     const check = checkPromotion({ id: c.id, epoch: dataEpoch(c), gen: lastGen(c) }, masterAnswers, votes);
-    if (!force && !check.ok) return;
+    if (!force && !check.ok) return this.refused(c);
     for (const h of reachable) {
       if (h.master !== undefined) this.demote(h, epoch, 'promotion');
       h.adoptedEpoch = epoch;
@@ -373,16 +488,38 @@ export class ClusterSim {
     c.adoptedEpoch = epoch;
     if (force) this.forced.push({ epoch, writes: new Set(c.db.map((e) => e.changes.write)) });
     this.becomeMaster(c, epoch);
+    this.promotions++;
+    this.trace.push(`${this.now} ${c.id} promoted to epoch ${epoch}${force ? ' (forced)' : ''}`);
+    if (force)
+      for (const w of [...this.acked.keys()])
+        if (!holds(c, w)) {
+          this.acked.delete(w);
+          this.forcedGiveUps++;
+        }
     // The new epoch starts with its own entry (the real one records pool.master), so every host
     // that follows it moves to (epoch, gen) above anything of the old epoch, dropped tails included.
     this.commitOn(c);
-    this.promotions++;
-    this.trace.push(`${this.now} ${c.id} promoted to epoch ${epoch}${force ? ' (forced)' : ''}`);
+    if (force) {
+      // As the coordinator: hosts the forced promotion could not reach (crashed, frozen or cut off
+      // from it now) are left out of the quorum until they say hello again.
+      const out = others.filter((h) => !reachable.includes(h));
+      (c.watch as Watch).forcedOut = new Set(out.map((h) => h.id));
+      this.forcedExclusions += out.length;
+      if (out.length > 0) {
+        this.trace.push(`${this.now} ${c.id} leaves ${out.map((h) => h.id).join(',')} out of the quorum`);
+        this.refreshMembers(c);
+      }
+    }
     for (const h of reachable)
       this.send({ kind: 'hello', from: h.id, to: c.id, epoch, dataEpoch: dataEpoch(h), gen: lastGen(h) });
-    if (force)
-      for (const w of [...this.acked.keys()])
-        if (!c.db.some((e) => e.changes.write === w)) this.acked.delete(w);
+  }
+
+  /** An unforced promotion the rules refused: count it if it kept an acknowledged write. */
+  private refused(c: Host): void {
+    const lacking = [...this.acked.keys()].filter((w) => !holds(c, w));
+    if (lacking.length === 0) return;
+    this.refusedLacking++;
+    if (lacking.some((w) => this.degradedWrites.has(w))) this.refusedLackingDegraded++;
   }
 
   /** Members heartbeat every master they can see, every interval of their own clock. */
@@ -530,7 +667,10 @@ export class ClusterSim {
     this.heartbeats();
     // Masters check for silent members every step (more often than the heartbeat interval).
     for (const m of this.hosts)
-      if (m.watch !== undefined && this.up(m)) this.onLiveness(m, m.watch.liveness.tick(this.mono(m)));
+      if (m.watch !== undefined && this.up(m)) {
+        this.onLiveness(m, m.watch.liveness.tick(this.mono(m)));
+        this.probe(m);
+      }
     this.checkInvariants();
     this.now++;
   }
@@ -547,6 +687,15 @@ export class ClusterSim {
       deadReports: this.deadReports,
       liveReports: this.liveReports,
       staleDemotions: this.staleDemotions,
+      degradedEntries: this.degradedEntries,
+      degradedAcks: this.degradedAcks,
+      forcedExclusions: this.forcedExclusions,
+      forcedReturns: this.forcedReturns,
+      reducedAcks: this.reducedAcks,
+      thinAcks: this.thinAcks,
+      refusedLacking: this.refusedLacking,
+      refusedLackingDegraded: this.refusedLackingDegraded,
+      forcedGiveUps: this.forcedGiveUps,
       violation: this.violation,
       trace: this.trace,
     };
@@ -559,6 +708,10 @@ function startsOf(db: readonly Entry<Change>[]): EpochStart[] {
   for (const e of db)
     if (e.epoch !== (out.at(-1) as EpochStart).epoch) out.push({ epoch: e.epoch, startGen: e.gen });
   return out;
+}
+
+function holds(h: Host, write: number): boolean {
+  return h.db.some((e) => e.changes.write === write);
 }
 
 function lastGen(h: Host): number {
