@@ -4,7 +4,8 @@
 //
 // Knobs (environment): BENCH_CONNECTIONS (8), BENCH_WARMUP_MS (500), BENCH_DURATION_MS (3000),
 // BENCH_ROUNDS (3), BENCH_EVENT_SAMPLES (500), BENCH_EVENT_INTERVAL_MS (10), BENCH_VMS (10000), BENCH_REPEATS (5),
-// BENCH_ONLY (comma list of: throughput,event,bulk), BENCH_OPS (throughput ops whose name contains
+// BENCH_ONLY (comma list of: throughput,event,bulk; the pool sections commit,lag,join are in
+// bench/replication.ts), BENCH_OPS (throughput ops whose name contains
 // one of these, e.g. get_record,XML-RPC), BENCH_KEEP=1 keeps the daemon's data dir,
 // BENCH_DAEMON=host:port with BENCH_PASSWORD to measure a daemon started by hand (for profiling),
 // BENCH_DAEMON_PID=PID for its CPU per call, BENCH_RESULTS=FILE writes the JSON there instead of
@@ -626,6 +627,8 @@ async function bulk(echo: Target, daemon: Target, rpc: Rpc, session: string): Pr
 // ---- main ----
 
 async function main(): Promise<void> {
+  // BENCH_ONLY may name only the pool sections (bench/replication.ts, run after this file).
+  if (!['throughput', 'event', 'bulk'].some((s) => cfg.only.has(s))) return;
   const started = new Date();
   const loadAtStart = os.loadavg();
   console.log(

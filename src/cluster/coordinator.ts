@@ -7,8 +7,7 @@
 import type http from 'node:http';
 import type { Clock, Random, Timer } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
-import type { Db, RowChange } from '../db/db.js';
-import type { StoredRow } from '../db/sqlite-store.js';
+import { parseSnapshotRows, type Db, type RowChange } from '../db/db.js';
 import { ApiError, errors, type ErrorCode } from '../model/errors.js';
 import type { Rec } from '../model/index.js';
 import { NULL_REF } from '../model/types.js';
@@ -550,17 +549,18 @@ export class PoolCoordinator {
     const s = this.streams.get(to);
     const r = this.replicator;
     if (s === undefined || r === undefined) return;
-    const rows: StoredRow[] = this.d.db.persistentRows();
-    s.res.write(
-      line({
-        t: 'snapshot',
-        epoch: this.epoch,
-        gen: r.headGen,
-        dataEpoch: this.epoch,
-        starts: this.starts,
-        rows,
-      }),
-    );
+    const t0 = this.d.clock.monotonic();
+    const { json, count } = this.d.db.snapshotRowsJson();
+    const head = {
+      t: 'snapshot',
+      epoch: this.epoch,
+      gen: r.headGen,
+      dataEpoch: this.epoch,
+      starts: this.starts,
+    };
+    s.res.write(`${JSON.stringify(head).slice(0, -1)},"rows":${json}}\n`);
+    const ms = Math.round(this.d.clock.monotonic() - t0);
+    this.d.log.info({ to, rows: count, ms }, 'sent a snapshot of the pool database');
   }
 
   // ---- member: following the master -----------------------------------------------------
@@ -600,6 +600,9 @@ export class PoolCoordinator {
         this.d.log.info({ master: address, reason }, 'replication stream closed');
         this.scheduleReconnect();
       },
+      () => {
+        if (this.stream === handle) this.lastHeard = this.d.clock.monotonic();
+      },
     );
     this.stream = handle;
   }
@@ -629,11 +632,14 @@ export class PoolCoordinator {
       this.epoch = epoch;
       const dataEpoch = Number(m.dataEpoch);
       const gen = Number(m.gen);
-      this.d.db.installSnapshot(gen, m.rows as StoredRow[], this.positionMeta(dataEpoch));
+      const t0 = this.d.clock.monotonic();
+      const rows = parseSnapshotRows(m.rows);
+      this.d.db.installSnapshot(gen, rows, this.positionMeta(dataEpoch));
       rep.installSnapshot(epoch, gen, dataEpoch);
       this.markConnected();
       this.stream.send({ t: 'installed', epoch, gen });
-      this.d.log.info({ gen, epoch }, 'installed a snapshot of the pool database');
+      const ms = Math.round(this.d.clock.monotonic() - t0);
+      this.d.log.info({ gen, epoch, rows: rows.length, ms }, 'installed a snapshot of the pool database');
       return;
     }
     if (m.t === 'entries') {
@@ -1031,6 +1037,8 @@ export class PoolCoordinator {
     this.replica = new MemberReplica(this.epoch, 0, 0);
     this.failures = 0;
     this.connect();
+    // pool.join returns once this host holds the pool's database (it keeps trying after that).
+    await this.waitUntil(() => this.connected, this.d.config.ackTimeoutMs * 4);
   }
 
   /** The master's side of a join: the joiner's records go in, in one transaction. */

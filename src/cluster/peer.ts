@@ -88,18 +88,22 @@ export function sendJson(res: http.ServerResponse, status: number, body: unknown
   res.end(text);
 }
 
-/** Splits a stream of text into JSON lines. */
+/**
+ * Splits a stream of text into JSON lines. Linear in the input: a long line (a snapshot of tens of
+ * MiB arrives in thousands of chunks) is collected as pieces and joined once, never re-scanned.
+ */
 export function lineReader(onMessage: (m: unknown) => void): (chunk: string) => void {
-  let buf = '';
+  let pieces: string[] = [];
   return (chunk) => {
-    buf += chunk;
-    for (;;) {
-      const i = buf.indexOf('\n');
-      if (i < 0) return;
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
+    let from = 0;
+    for (let i = chunk.indexOf('\n'); i >= 0; i = chunk.indexOf('\n', from)) {
+      pieces.push(chunk.slice(from, i));
+      const line = pieces.length === 1 ? (pieces[0] as string) : pieces.join('');
+      pieces = [];
+      from = i + 1;
       if (line.trim() !== '') onMessage(JSON.parse(line));
     }
+    if (from < chunk.length) pieces.push(chunk.slice(from));
   };
 }
 
@@ -189,6 +193,8 @@ export class PeerClient {
     first: unknown,
     onMessage: (m: unknown) => void,
     onClose: (reason: string) => void,
+    /** Any bytes from the master, even the middle of a long line: it is alive. */
+    onData: () => void = () => undefined,
   ): StreamHandle {
     const ep = parseAddress(address, this.defaultPort);
     let closed = false;
@@ -227,6 +233,7 @@ export class PeerClient {
         if (!closed) onMessage(m);
       });
       res.on('data', (chunk: string) => {
+        onData();
         try {
           feed(chunk);
         } catch (e) {

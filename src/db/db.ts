@@ -5,7 +5,13 @@ import { assert } from '../base/assert.js';
 import type { Clock } from '../base/clock.js';
 import { limits } from '../base/limits.js';
 import type { ClassDef } from '../model/define.js';
-import { recordConforms, withDefaults, type Resolve } from '../model/derive/values.js';
+import {
+  completeInPlace,
+  recordConforms,
+  withDefaults,
+  withDefaultsOwned,
+  type Resolve,
+} from '../model/derive/values.js';
 import { NULL_REF } from '../model/types.js';
 import type { Deletion, SqliteStore, StoredRow } from './sqlite-store.js';
 
@@ -20,6 +26,8 @@ export interface Row {
   readonly ctime: number;
   readonly mtime: number;
   readonly rec: Rec;
+  /** The persistent fields as stored (JSON), kept so snapshots need not serialise the DB again. */
+  readonly json?: string | undefined;
 }
 
 export interface Change {
@@ -41,6 +49,19 @@ interface Inverse {
  * One persistent object as a commit left it, or its deletion (body null): what replication sends
  * to members, who apply a commit's row changes as one transaction at the same generation.
  */
+/** Reads the rows of a snapshot made by snapshotRowsJson (after JSON.parse of the message). */
+export function parseSnapshotRows(rows: unknown): StoredRow[] {
+  assert(Array.isArray(rows), 'snapshot rows must be an array');
+  return (rows as [string, string, number, number, string][]).map(([cls, ref, ctime, mtime, text]) => ({
+    cls,
+    ref,
+    ctime,
+    mtime,
+    body: JSON.parse(text) as Rec,
+    text,
+  }));
+}
+
 export interface RowChange {
   readonly cls: string;
   readonly ref: string;
@@ -181,16 +202,23 @@ export class Db {
     }
   }
 
-  /** Every persistent row, as a snapshot for a replica (bodies hold persistent fields only). */
-  persistentRows(): StoredRow[] {
-    const out: StoredRow[] = [];
+  /**
+   * Every persistent row as a JSON array of `[cls, ref, ctime, mtime, body-as-JSON-text]`, the form
+   * a snapshot travels in (parseSnapshotRows reads it). Built from the stored texts, so a snapshot of
+   * a large pool costs a string concatenation, not a serialisation of the whole database.
+   */
+  snapshotRowsJson(): { json: string; count: number } {
+    const parts: string[] = [];
     for (const [cls, t] of this.tables) {
       const def = this.classes[cls];
       if (def === undefined || !def.persist) continue;
-      for (const r of t.values())
-        out.push({ cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, body: persistentBody(def, r.rec) });
+      const c = JSON.stringify(cls);
+      for (const r of t.values()) {
+        const body = r.json ?? JSON.stringify(persistentBody(def, r.rec));
+        parts.push(`[${c},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${JSON.stringify(body)}]`);
+      }
     }
-    return out;
+    return { json: `[${parts.join(',')}]`, count: parts.length };
   }
 
   /**
@@ -216,8 +244,10 @@ export class Db {
         const rec = { ...withDefaults(def, c.body), ...local };
         const bad = recordConforms(def, rec, this.resolve);
         assert(bad === undefined, `replicated ${c.cls}.${bad} does not conform`);
-        row = { cls: c.cls, ref: c.ref, ctime: c.ctime, mtime: gen, rec };
-        upserts.push({ ...row, body: persistentBody(def, rec) });
+        const body = persistentBody(def, rec);
+        const text = JSON.stringify(body);
+        row = { cls: c.cls, ref: c.ref, ctime: c.ctime, mtime: gen, rec, json: text };
+        upserts.push({ ...row, body, text });
       } else if (before !== undefined) deletes.push({ gen, cls: c.cls, ref: c.ref, ctime: c.ctime });
       applied.push({ p: { cls: c.cls, ref: c.ref, before, after: row?.rec ?? null, touched: false }, row });
     }
@@ -242,7 +272,7 @@ export class Db {
     this.gen = gen;
     this.log.length = 0;
     this.logFloor = gen;
-    this.load(rows.map((r) => ({ ...r, body: { ...r.body } })));
+    this.load(rows, true);
     for (const w of [...this.waiters]) w();
   }
 
@@ -316,16 +346,19 @@ export class Db {
     return lo;
   }
 
-  private load(rows: StoredRow[]): void {
+  /**
+   * Fills the tables from stored rows. `trusted` rows are a snapshot the master sent, checked
+   * against the model when they were committed there: they are not checked again (for a pool of
+   * 10,000 VMs that check was most of the time a joining host took to install the snapshot).
+   */
+  private load(rows: readonly StoredRow[], trusted = false): void {
     for (const r of rows) {
       const def = this.classes[r.cls];
       const table = this.tables.get(r.cls);
       if (def === undefined || table === undefined || !def.persist) continue;
       // Fields added since the row was written get defaults; non-persistent fields are blanked.
-      const kept: Rec = {};
-      for (const [k, f] of Object.entries(def.fields)) if (f.persist && k in r.body) kept[k] = r.body[k];
-      const rec = withDefaults(def, kept);
-      table.set(r.ref, { cls: r.cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, rec });
+      const rec = trusted ? completeInPlace(def, r.body) : withDefaultsOwned(def, r.body);
+      table.set(r.ref, { cls: r.cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, rec, json: r.text });
       if (typeof rec.uuid === 'string') this.uuids.get(r.cls)?.set(rec.uuid, r.ref);
     }
     this.rebuildInverses();
@@ -334,6 +367,7 @@ export class Db {
       assert(def !== undefined);
       for (const r of t.values()) {
         Object.freeze(r.rec);
+        if (trusted) continue;
         const bad = recordConforms(def, r.rec, this.resolve);
         assert(bad === undefined, `stored ${cls} ${r.ref} has a bad field ${bad}`);
       }
@@ -439,6 +473,8 @@ export class Db {
     // A replica's local commits only touch memory-only state and keep the master's generation.
     assert(!this.replica || replicated.length === 0, 'a replica cannot commit pool data');
     const replicatedRefs = new Set(replicated.map((r) => r.ref));
+    const replicatedBodies = new Map<string, Rec>();
+    for (const r of replicated) if (r.body !== null) replicatedBodies.set(r.ref, r.body);
     const gen = this.replica ? this.gen : this.gen + 1;
     const upserts: StoredRow[] = [];
     const deletes: Deletion[] = [];
@@ -447,14 +483,18 @@ export class Db {
       const def = this.classes[p.cls];
       assert(def !== undefined);
       const ctime = p.before?.ctime ?? gen;
-      const row = p.after === null ? undefined : { cls: p.cls, ref: p.ref, ctime, mtime: gen, rec: p.after };
+      const changedBody = replicatedBodies.get(p.ref);
+      const json = changedBody !== undefined ? JSON.stringify(changedBody) : p.before?.json;
+      const row =
+        p.after === null ? undefined : { cls: p.cls, ref: p.ref, ctime, mtime: gen, rec: p.after, json };
       if (row !== undefined) {
         const bad = recordConforms(def, row.rec, this.resolve);
         assert(bad === undefined, `${p.cls}.${bad} does not conform: ${JSON.stringify(row.rec[bad ?? ''])}`);
       }
       rows.push({ p, row });
       if (!def.persist || !replicatedRefs.has(p.ref)) continue;
-      if (row !== undefined) upserts.push({ ...row, body: persistentBody(def, row.rec) });
+      if (row !== undefined)
+        upserts.push({ ...row, body: changedBody ?? persistentBody(def, row.rec), text: json });
       else if (p.before !== undefined) deletes.push({ gen, cls: p.cls, ref: p.ref, ctime });
     }
     const withGen = replicated.length > 0 ? { ...meta, [APPLIED_GEN_KEY]: String(gen) } : meta;

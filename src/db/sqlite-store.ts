@@ -10,6 +10,8 @@ export interface StoredRow {
   ctime: number;
   mtime: number;
   body: Record<string, unknown>;
+  /** `body` as JSON, when the caller has it already (it is stored as is). */
+  text?: string | undefined;
 }
 
 export interface Deletion {
@@ -101,7 +103,7 @@ export class SqliteStore {
       mtime: number;
       body: string;
     }[];
-    return rows.map((r) => ({ ...r, body: JSON.parse(r.body) as Record<string, unknown> }));
+    return rows.map((r) => ({ ...r, body: JSON.parse(r.body) as Record<string, unknown>, text: r.body }));
   }
 
   deletionsSince(gen: number): Deletion[] {
@@ -128,7 +130,7 @@ export class SqliteStore {
     let bytes = 0;
     this.db.transaction(() => {
       for (const r of w.upserts) {
-        const body = JSON.stringify(r.body);
+        const body = r.text ?? JSON.stringify(r.body);
         bytes += body.length;
         this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, body);
       }
@@ -185,7 +187,7 @@ export class SqliteStore {
   replaceAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): void {
     this.db.transaction(() => {
       this.db.exec('DELETE FROM objects; DELETE FROM deletions;');
-      for (const r of rows) this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, JSON.stringify(r.body));
+      for (const r of rows) this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, r.text ?? JSON.stringify(r.body));
       this.setMeta.run('generation_reserved', String(gen + GENERATION_BLOCK));
       for (const [k, v] of Object.entries(meta)) this.setMeta.run(k, v);
     })();

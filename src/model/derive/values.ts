@@ -3,7 +3,7 @@
 // `conforms` is the DB's pair assertion on records it writes and reads back.
 import { formatDateTime, parseDateTime } from '../../base/clock.js';
 import { limits } from '../../base/limits.js';
-import type { ClassDef } from '../define.js';
+import type { ClassDef, FieldDef } from '../define.js';
 import { ApiError } from '../errors.js';
 import type { Ty } from '../types.js';
 import { zeroOf } from '../types.js';
@@ -169,6 +169,42 @@ export function withDefaults(def: ClassDef, given: Record<string, unknown>): Rec
     out[k] = structuredCloneIfNeeded(v);
   }
   return out;
+}
+
+/**
+ * As withDefaults, for a `given` the caller owns outright (freshly parsed JSON): its values are
+ * taken as they are, not copied, and only the defaults are.
+ */
+export function withDefaultsOwned(def: ClassDef, given: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, f] of fieldList(def)) {
+    if (f.persist && k in given) out[k] = given[k];
+    else out[k] = structuredCloneIfNeeded(f.default !== undefined ? f.default : zeroOf(f.ty));
+  }
+  return out;
+}
+
+/**
+ * Completes `body` in place into a record: the persistent fields a master sent (it wrote all of
+ * them, in this same model) stay as they are; the memory-only ones get their defaults.
+ */
+export function completeInPlace(def: ClassDef, body: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, f] of fieldList(def))
+    if (!f.persist || !(k in body))
+      body[k] = structuredCloneIfNeeded(f.default !== undefined ? f.default : zeroOf(f.ty));
+  return body;
+}
+
+const fieldLists = new WeakMap<ClassDef, [string, FieldDef][]>();
+
+/** A class's fields as a list, made once (loading a large database walks it per row). */
+function fieldList(def: ClassDef): [string, FieldDef][] {
+  let l = fieldLists.get(def);
+  if (l === undefined) {
+    l = Object.entries(def.fields);
+    fieldLists.set(def, l);
+  }
+  return l;
 }
 
 /** Defaults are shared constants; copy the mutable ones so no two records share an array. */
