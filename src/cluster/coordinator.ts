@@ -145,6 +145,8 @@ export class PoolCoordinator {
   private degraded = false;
   /** Hosts a forced promotion could not reach: out of the quorum until they are back. */
   private forcedOut = new Set<string>();
+  /** Joined hosts that do not hold the pool's database yet: they count in the quorum once they do. */
+  private learners = new Set<string>();
   private lastProbeAt = 0;
   // member state
   private replica: MemberReplica | undefined;
@@ -367,7 +369,7 @@ export class PoolCoordinator {
         s.res.end();
         this.streams.delete(id);
       }
-    const excluded = new Set([...this.forcedOut].filter((h) => hosts.includes(h)));
+    const excluded = new Set([...this.forcedOut, ...this.learners].filter((h) => hosts.includes(h)));
     if (this.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
     return r.setMembers(hosts, excluded);
   }
@@ -543,6 +545,7 @@ export class PoolCoordinator {
     );
     if (m.t === 'ack') this.act(r.ack(host, Number(m.epoch), Number(m.gen)));
     else if (m.t === 'installed') this.act(r.snapshotInstalled(host, Number(m.gen)));
+    if ((m.t === 'ack' || m.t === 'installed') && this.learners.delete(host)) this.act(this.refreshMembers());
   }
 
   private sendSnapshot(to: string): void {
@@ -875,6 +878,7 @@ export class PoolCoordinator {
     this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
     this.forcedOut = new Set();
+    this.learners = new Set();
     // The new epoch's first entry: every host that follows moves past anything of the old one.
     const self = this.d.hostRef();
     const metrics = this.selfHost()?.metrics;
@@ -1056,6 +1060,8 @@ export class PoolCoordinator {
           `host ${(h.rec as Rec<'host'>).name_label} already has the address ${address}: hosts of a pool need distinct addresses (they share one port)`,
         ]);
     }
+    const joinerRef = rows.find((r) => r.cls === 'host')?.ref;
+    if (joinerRef !== undefined) this.learners.add(joinerRef);
     this.d.db.transact((tx) => {
       for (const r of rows) {
         if (r.body === null || tx.get(r.cls, r.ref) !== undefined) continue;
@@ -1106,9 +1112,9 @@ export class PoolCoordinator {
         return this.status();
       case 'admit': {
         const out = this.admit(b.rows as RowChange[]);
-        // The joiner counts in the quorum from now on, but cannot confirm its own admission: in a
-        // pool that had one host there is nobody else to wait for; in bigger pools the others do.
-        if (this.d.db.count('host') >= 3) await this.afterWrite();
+        // The joiner is not in the quorum until it holds the pool's database: the hosts already
+        // in the pool confirm its admission.
+        await this.afterWrite();
         return out;
       }
       case 'agent': {
