@@ -8,6 +8,7 @@ import type http from 'node:http';
 import type { Clock, Random, Timer } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import { parseSnapshotRows, type Db, type RowChange } from '../db/db.js';
+import type { StoredRow } from '../db/sqlite-store.js';
 import { ApiError, errors, type ErrorCode } from '../model/errors.js';
 import type { Rec } from '../model/index.js';
 import { NULL_REF } from '../model/types.js';
@@ -108,6 +109,9 @@ type Changes = readonly RowChange[];
 /** A driver call on a member (a VM boot, a disk copy) may take this long. */
 const AGENT_TIMEOUT_MS = 10 * 60 * 1000;
 
+/** Rows per line of a snapshot: small enough that the member parses while the rest arrives. */
+const SNAPSHOT_BATCH_ROWS = 1000;
+
 const K = {
   role: 'pool_role',
   master: 'pool_master',
@@ -152,6 +156,11 @@ export class PoolCoordinator {
   private replica: MemberReplica | undefined;
   private stream: StreamHandle | undefined;
   private connected = false;
+  private onConnected: (() => void)[] = [];
+  /** A snapshot being received: installed at its end line. */
+  private incoming:
+    | { epoch: number; gen: number; dataEpoch: number; starts: EpochStart[]; rows: StoredRow[]; t0: number }
+    | undefined;
   private lastHeard = 0;
   private failures = 0;
   private reconnectTimer: Timer | undefined;
@@ -378,7 +387,7 @@ export class PoolCoordinator {
     for (const a of actions) {
       if (a.kind === 'send')
         this.streams.get(a.to)?.res.write(line({ t: 'entries', epoch: this.epoch, entries: a.entries }));
-      else if (a.kind === 'snapshot') this.sendSnapshot(a.to);
+      else if (a.kind === 'snapshot') void this.sendSnapshot(a.to);
       else this.acknowledged(a.upToGen);
     }
   }
@@ -548,22 +557,32 @@ export class PoolCoordinator {
     if ((m.t === 'ack' || m.t === 'installed') && this.learners.delete(host)) this.act(this.refreshMembers());
   }
 
-  private sendSnapshot(to: string): void {
+  /**
+   * Sends the database as it is at the head: a header line, the rows in batches, an end line.
+   * The rows are taken at once (a consistent cut at `gen`) and serialised batch by batch, yielding
+   * in between, so the member parses while the rest is on its way and the master keeps serving.
+   * Entries committed meanwhile may reach the member before the end line; it drops them, and gets
+   * them again once it reports the snapshot installed.
+   */
+  private async sendSnapshot(to: string): Promise<void> {
     const s = this.streams.get(to);
     const r = this.replicator;
     if (s === undefined || r === undefined) return;
     const t0 = this.d.clock.monotonic();
-    const { json, count } = this.d.db.snapshotRowsJson();
-    const head = {
-      t: 'snapshot',
-      epoch: this.epoch,
-      gen: r.headGen,
-      dataEpoch: this.epoch,
-      starts: this.starts,
-    };
-    s.res.write(`${JSON.stringify(head).slice(0, -1)},"rows":${json}}\n`);
+    const gen = r.headGen;
+    const rows = this.d.db.snapshotRows();
+    const head = { t: 'snapshot-begin', epoch: this.epoch, gen, dataEpoch: this.epoch, starts: this.starts };
+    s.res.write(line(head));
+    for (let i = 0; i < rows.length; i += SNAPSHOT_BATCH_ROWS) {
+      if (s.res.destroyed || this.streams.get(to) !== s) return;
+      s.res.write(
+        `{"t":"snapshot-rows","rows":${this.d.db.rowsJson(rows.slice(i, i + SNAPSHOT_BATCH_ROWS))}}\n`,
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    s.res.write(line({ t: 'snapshot-end', epoch: this.epoch, gen }));
     const ms = Math.round(this.d.clock.monotonic() - t0);
-    this.d.log.info({ to, rows: count, ms }, 'sent a snapshot of the pool database');
+    this.d.log.info({ to, rows: rows.length, ms }, 'sent a snapshot of the pool database');
   }
 
   // ---- member: following the master -----------------------------------------------------
@@ -574,6 +593,7 @@ export class PoolCoordinator {
       this.d.clock.clearTimeout(this.reconnectTimer);
       this.reconnectTimer = undefined;
     }
+    this.incoming = undefined;
     // Detached first, so closing it is not mistaken for losing the master.
     const old = this.stream;
     this.stream = undefined;
@@ -629,22 +649,47 @@ export class PoolCoordinator {
       this.stream.send({ t: 'ping', time: this.d.clock.now() });
       return;
     }
-    if (m.t === 'snapshot') {
+    if (m.t === 'snapshot-begin') {
       if (epoch < this.epoch) return this.dropStream('the master is from an older epoch');
-      this.starts = m.starts as EpochStart[];
-      this.epoch = epoch;
-      const dataEpoch = Number(m.dataEpoch);
-      const gen = Number(m.gen);
-      const t0 = this.d.clock.monotonic();
-      const rows = parseSnapshotRows(m.rows);
-      this.d.db.installSnapshot(gen, rows, this.positionMeta(dataEpoch));
-      rep.installSnapshot(epoch, gen, dataEpoch);
-      this.markConnected();
-      this.stream.send({ t: 'installed', epoch, gen });
-      const ms = Math.round(this.d.clock.monotonic() - t0);
-      this.d.log.info({ gen, epoch, rows: rows.length, ms }, 'installed a snapshot of the pool database');
+      this.incoming = {
+        epoch,
+        gen: Number(m.gen),
+        dataEpoch: Number(m.dataEpoch),
+        starts: m.starts as EpochStart[],
+        rows: [],
+        t0: this.d.clock.monotonic(),
+      };
       return;
     }
+    if (m.t === 'snapshot-rows') {
+      this.incoming?.rows.push(...parseSnapshotRows(m.rows));
+      return;
+    }
+    if (m.t === 'snapshot-end') {
+      const snap = this.incoming;
+      this.incoming = undefined;
+      if (snap === undefined || snap.gen !== Number(m.gen)) return this.dropStream('an incomplete snapshot');
+      this.starts = snap.starts;
+      this.epoch = snap.epoch;
+      const t1 = this.d.clock.monotonic();
+      this.d.db.installSnapshot(snap.gen, snap.rows, this.positionMeta(snap.dataEpoch));
+      rep.installSnapshot(snap.epoch, snap.gen, snap.dataEpoch);
+      this.markConnected();
+      this.stream.send({ t: 'installed', epoch: snap.epoch, gen: snap.gen });
+      const now = this.d.clock.monotonic();
+      this.d.log.info(
+        {
+          gen: snap.gen,
+          rows: snap.rows.length,
+          receiveMs: Math.round(t1 - snap.t0),
+          installMs: Math.round(now - t1),
+        },
+        'installed a snapshot of the pool database',
+      );
+      return;
+    }
+    // Entries that overtake a snapshot in progress come again once it is installed.
+    if (m.t === 'entries' && this.incoming !== undefined) return;
     if (m.t === 'entries') {
       const verdict = rep.receive(epoch, m.entries as Entry<Changes>[]);
       if (verdict.kind === 'stale') return this.dropStream('the master is from an older epoch');
@@ -682,6 +727,21 @@ export class PoolCoordinator {
   private markConnected(): void {
     this.connected = true;
     this.failures = 0;
+    const waiting = this.onConnected;
+    this.onConnected = [];
+    for (const w of waiting) w();
+  }
+
+  /** Resolves once this member holds its master's database, or after `timeoutMs`. */
+  private connectedWithin(timeoutMs: number): Promise<void> {
+    if (this.connected) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = this.d.clock.setTimeout(resolve, timeoutMs);
+      this.onConnected.push(() => {
+        this.d.clock.clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   private dropStream(reason: string): void {
@@ -1042,7 +1102,7 @@ export class PoolCoordinator {
     this.failures = 0;
     this.connect();
     // pool.join returns once this host holds the pool's database (it keeps trying after that).
-    await this.waitUntil(() => this.connected, this.d.config.ackTimeoutMs * 4);
+    await this.connectedWithin(this.d.config.ackTimeoutMs * 4);
   }
 
   /** The master's side of a join: the joiner's records go in, in one transaction. */

@@ -49,7 +49,7 @@ interface Inverse {
  * One persistent object as a commit left it, or its deletion (body null): what replication sends
  * to members, who apply a commit's row changes as one transaction at the same generation.
  */
-/** Reads the rows of a snapshot made by snapshotRowsJson (after JSON.parse of the message). */
+/** Reads the rows of a snapshot made by rowsJson (after JSON.parse of the message). */
 export function parseSnapshotRows(rows: unknown): StoredRow[] {
   assert(Array.isArray(rows), 'snapshot rows must be an array');
   return (rows as [string, string, number, number, string][]).map(([cls, ref, ctime, mtime, text]) => ({
@@ -203,22 +203,32 @@ export class Db {
   }
 
   /**
-   * Every persistent row as a JSON array of `[cls, ref, ctime, mtime, body-as-JSON-text]`, the form
-   * a snapshot travels in (parseSnapshotRows reads it). Built from the stored texts, so a snapshot of
-   * a large pool costs a string concatenation, not a serialisation of the whole database.
+   * The persistent rows as they are now, for a snapshot. Rows are immutable (each commit stores
+   * new ones), so the snapshot stays consistent while it is serialised and sent bit by bit.
    */
-  snapshotRowsJson(): { json: string; count: number } {
+  snapshotRows(): readonly Row[] {
+    const out: Row[] = [];
+    for (const [cls, t] of this.tables)
+      if (this.classes[cls]?.persist) for (const r of t.values()) out.push(r);
+    return out;
+  }
+
+  /**
+   * Rows as a JSON array of `[cls, ref, ctime, mtime, body-as-JSON-text]`, the form a snapshot
+   * travels in (parseSnapshotRows reads it). Built from the stored texts: a string concatenation,
+   * not a serialisation of the records.
+   */
+  rowsJson(rows: readonly Row[]): string {
     const parts: string[] = [];
-    for (const [cls, t] of this.tables) {
-      const def = this.classes[cls];
-      if (def === undefined || !def.persist) continue;
-      const c = JSON.stringify(cls);
-      for (const r of t.values()) {
-        const body = r.json ?? JSON.stringify(persistentBody(def, r.rec));
-        parts.push(`[${c},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${JSON.stringify(body)}]`);
-      }
+    for (const r of rows) {
+      const def = this.classes[r.cls];
+      assert(def !== undefined);
+      const body = r.json ?? JSON.stringify(persistentBody(def, r.rec));
+      parts.push(
+        `[${JSON.stringify(r.cls)},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${JSON.stringify(body)}]`,
+      );
     }
-    return { json: `[${parts.join(',')}]`, count: parts.length };
+    return `[${parts.join(',')}]`;
   }
 
   /**
