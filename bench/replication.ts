@@ -21,8 +21,9 @@
 // run under the inspector's profiler, see cpu-profile-preload.ts; profiles in
 // test-output/bench-join-cpuprofile-PID/, summarised with profile-window.ts), BENCH_KEEP=1 (keep
 // data dirs), BENCH_DATA_DIR (parent of data dirs), BENCH_REPL_RESULTS=FILE (where the JSON goes).
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
+import { fmt, Report, type ResultRow } from './report.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeAgent, percentile, post, runCount } from './http-load.js';
@@ -80,58 +81,8 @@ const cfg = {
 
 // ---- the result table (as bench/run.ts prints it) ----
 
-type Verdict = 'PASS' | 'MISS' | 'info';
-
-interface ResultRow {
-  metric: string;
-  unit: string;
-  value: number;
-  baseline: number | null;
-  baselineName: string;
-  ratio: number | null;
-  target: string;
-  verdict: Verdict;
-  note?: string | undefined;
-}
-
-const results: ResultRow[] = [];
-
-function fmt(n: number | null): string {
-  if (n === null || Number.isNaN(n)) return '—';
-  if (Math.abs(n) >= 100) return n.toFixed(0);
-  if (Math.abs(n) >= 10) return n.toFixed(1);
-  return n.toFixed(2);
-}
-
-function record(row: ResultRow): void {
-  results.push(row);
-  const ratio =
-    row.ratio === null || Number.isNaN(row.ratio)
-      ? ''
-      : ` (ratio ${row.ratio.toFixed(2)} to ${row.baselineName})`;
-  console.log(
-    `  ${row.metric}: ${fmt(row.value)} ${row.unit}${ratio} ${row.verdict}${row.note === undefined ? '' : ` — ${row.note}`}`,
-  );
-}
-
-function printTable(): void {
-  const head = ['metric', 'value', 'baseline', 'ratio', 'target', 'result'];
-  const rows = results.map((r) => [
-    r.metric,
-    `${fmt(r.value)} ${r.unit}`,
-    r.baseline === null ? '—' : `${fmt(r.baseline)} ${r.unit} (${r.baselineName})`,
-    r.ratio === null || Number.isNaN(r.ratio) ? '—' : r.ratio.toFixed(2),
-    r.target,
-    r.verdict,
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
-  console.log('');
-}
+const report = new Report('baseline');
+const record = (row: ResultRow) => report.record(row);
 
 const MiB = 1024 * 1024;
 function vmRecord(name: string): Record<string, unknown> {
@@ -638,8 +589,8 @@ async function joinBench(vms: number): Promise<void> {
 
 async function main(): Promise<void> {
   if (cfg.only.size === 0) return;
-  const startedAt = new Date();
-  const load = os.loadavg();
+  const startedAt = report.started;
+  const load = report.loadAtStart;
   console.log(
     `poolstack pool bench — ${startedAt.toISOString()} — node ${process.version}, ${os.cpus().length} CPUs, load average ${load.map((x) => x.toFixed(2)).join(' ')}`,
   );
@@ -657,27 +608,10 @@ async function main(): Promise<void> {
     }
   }
   if (cfg.only.has('join')) for (const n of cfg.joinVms) await joinBench(n);
-  printTable();
-  const out = {
-    date: startedAt.toISOString(),
-    loadAverageAtStart: load,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? '',
-      memoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()}`,
-      node: process.version,
-    },
-    config: { ...cfg, only: [...cfg.only] },
-    results,
-  };
-  const file = process.env.BENCH_REPL_RESULTS ?? join(here, 'replication-results.json');
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-  console.log(`results written to ${file}`);
-  const missed = results.filter((r) => r.verdict === 'MISS');
-  if (missed.length > 0)
-    console.log(`${missed.length} target(s) missed: ${missed.map((r) => r.metric).join('; ')}`);
+  report.finish(process.env.BENCH_REPL_RESULTS ?? join(here, 'replication-results.json'), {
+    ...cfg,
+    only: [...cfg.only],
+  });
 }
 
 main().catch((e: unknown) => {

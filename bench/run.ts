@@ -12,8 +12,9 @@
 // dist/bench/results.json, BENCH_DATA_DIR=DIR puts the daemon's data dir under DIR (e.g. /dev/shm
 // to see what the fsyncs cost).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
+import { fmt, Report, type ResultRow } from './report.js';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -53,57 +54,8 @@ const cfg = {
 
 // ---- the result table ----
 
-type Verdict = 'PASS' | 'MISS' | 'info';
-
-interface ResultRow {
-  metric: string;
-  unit: string;
-  value: number;
-  baseline: number | null;
-  /** value / baseline. */
-  ratio: number | null;
-  target: string;
-  verdict: Verdict;
-  note?: string;
-  /** Throughput runs: CPU time per call of the servers and of the client (median of rounds). */
-  serverCpuUsPerCall?: { daemon: number; echo: number; client: number };
-}
-
-const results: ResultRow[] = [];
-
-function record(row: ResultRow): void {
-  results.push(row);
-  const ratio = row.ratio === null ? '' : ` (ratio ${row.ratio.toFixed(2)})`;
-  console.log(
-    `  ${row.metric}: ${fmt(row.value)} ${row.unit}${ratio} ${row.verdict}${row.note === undefined ? '' : ` — ${row.note}`}`,
-  );
-}
-
-function fmt(n: number | null): string {
-  if (n === null || Number.isNaN(n)) return '—';
-  if (Math.abs(n) >= 100) return n.toFixed(0);
-  if (Math.abs(n) >= 10) return n.toFixed(1);
-  return n.toFixed(2);
-}
-
-function printTable(): void {
-  const head = ['metric', 'value', 'baseline (echo)', 'ratio', 'target', 'result'];
-  const rows = results.map((r) => [
-    r.metric,
-    `${fmt(r.value)} ${r.unit}`,
-    r.baseline === null ? '—' : `${fmt(r.baseline)} ${r.unit}`,
-    r.ratio === null ? '—' : r.ratio.toFixed(2),
-    r.target,
-    r.verdict,
-  ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ');
-  console.log('');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of rows) console.log(line(r));
-  console.log('');
-}
+const report = new Report('baseline (echo)');
+const record = (row: ResultRow) => report.record(row);
 
 // ---- wire helpers (hand-built bodies: no client library in the measured path) ----
 
@@ -629,8 +581,8 @@ async function bulk(echo: Target, daemon: Target, rpc: Rpc, session: string): Pr
 async function main(): Promise<void> {
   // BENCH_ONLY may name only the pool sections (bench/replication.ts, run after this file).
   if (!['throughput', 'event', 'bulk'].some((s) => cfg.only.has(s))) return;
-  const started = new Date();
-  const loadAtStart = os.loadavg();
+  const started = report.started;
+  const loadAtStart = report.loadAtStart;
   console.log(
     `poolstack bench — ${started.toISOString()} — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load average ${loadAtStart.map((x) => x.toFixed(2)).join(' ')}`,
   );
@@ -673,27 +625,7 @@ async function main(): Promise<void> {
       } else console.log(`daemon data dir kept: ${daemon.handle.dataDir}`);
     }
   }
-  printTable();
-  const out = {
-    date: started.toISOString(),
-    loadAverageAtStart: loadAtStart,
-    machine: {
-      cpus: os.cpus().length,
-      cpuModel: os.cpus()[0]?.model ?? '',
-      memoryBytes: os.totalmem(),
-      platform: `${os.platform()} ${os.release()}`,
-      node: process.version,
-    },
-    config: { ...cfg, only: [...cfg.only] },
-    results,
-  };
-  const resultsFile = process.env.BENCH_RESULTS ?? join(here, 'results.json');
-  mkdirSync(dirname(resultsFile), { recursive: true });
-  writeFileSync(resultsFile, JSON.stringify(out, null, 2) + '\n');
-  console.log(`results written to ${resultsFile}`);
-  const missed = results.filter((r) => r.verdict === 'MISS');
-  if (missed.length > 0)
-    console.log(`${missed.length} target(s) missed: ${missed.map((r) => r.metric).join('; ')}`);
+  report.finish(process.env.BENCH_RESULTS ?? join(here, 'results.json'), { ...cfg, only: [...cfg.only] });
 }
 
 main().catch((e: unknown) => {

@@ -266,6 +266,23 @@ export async function checkPortsFree(plans: readonly HostPlan[]): Promise<void> 
  * for its ready file. Detached hosts outlive this process; attached ones share its process group,
  * so a terminal's Ctrl-C reaches them too.
  */
+/** The hosts as `cluster up` prints them (and the demo records them). */
+export function describeHosts(
+  started: readonly StartedHost[],
+  uuids: ReadonlyMap<string, string>,
+  master: string,
+): ClusterHost[] {
+  return started.map((s) => ({
+    uuid: uuids.get(s.plan.address) ?? '',
+    address: s.plan.address,
+    port: s.plan.port,
+    httpPort: s.plan.httpPort,
+    pid: s.pid,
+    dataDir: s.plan.dataDir,
+    master: s.plan.address === master,
+  }));
+}
+
 export async function startHost(plan: HostPlan, detached: boolean): Promise<StartedHost> {
   mkdirSync(plan.dataDir, { recursive: true, mode: 0o700 });
   const readyFile = join(plan.dataDir, 'poolstackd.ready');
@@ -553,18 +570,7 @@ export async function clusterUp(o: UpOptions): Promise<ClusterInfo> {
       await joinAll(plans, password);
     }
     const uuids = await waitConnected(plans, master, password);
-    const info: ClusterInfo = {
-      password,
-      hosts: started.map((s) => ({
-        uuid: uuids.get(s.plan.address) ?? '',
-        address: s.plan.address,
-        port: s.plan.port,
-        httpPort: s.plan.httpPort,
-        pid: s.pid,
-        dataDir: s.plan.dataDir,
-        master: s.plan.address === master,
-      })),
-    };
+    const info: ClusterInfo = { password, hosts: describeHosts(started, uuids, master) };
     writeFileSync(infoFile, JSON.stringify(info) + '\n', { mode: 0o600 });
     return info;
   } catch (e) {

@@ -31,6 +31,7 @@ import {
   type ClusterHost,
   type HostPlan,
   type StartedHost,
+  describeHosts,
 } from './cluster.js';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -135,15 +136,7 @@ async function demo(): Promise<void> {
   } finally {
     rmSync(passwordFile, { force: true });
   }
-  const hosts: ClusterHost[] = started.map((s) => ({
-    uuid: uuids.get(s.plan.address) ?? '',
-    address: s.plan.address,
-    port: s.plan.port,
-    httpPort: s.plan.httpPort,
-    pid: s.pid,
-    dataDir: s.plan.dataDir,
-    master: s.plan.address === master,
-  }));
+  const hosts: ClusterHost[] = describeHosts(started, uuids, master);
   // As `cluster up` writes it, without the password: `poolstack cluster down --dir demo-pool` works.
   writeFileSync(infoFile, JSON.stringify({ hosts }) + '\n');
   printDemo(hosts, password, rel);

@@ -25,6 +25,13 @@ export const replicationMode = t.enumOf('replication_mode', ['majority', 'all', 
 export const telemetryFrequency = t.enumOf('telemetry_frequency', ['daily', 'weekly', 'monthly']);
 export const updateSyncFrequency = t.enumOf('update_sync_frequency', ['daily', 'weekly']);
 
+/** pool.join and pool.join_force take the same parameters. */
+const joinParams = [
+  param('master_address', t.string, 'The hostname of the master of the pool to join'),
+  param('master_username', t.string, 'The username of the master (for initial authentication)'),
+  param('master_password', t.string, 'The password for the master (for initial authentication)'),
+] as const;
+
 export const Pool = defineClass({
   name: 'pool',
   doc: 'Pool-wide information',
@@ -337,11 +344,7 @@ export const Pool = defineClass({
   },
   messages: {
     join: message({
-      params: [
-        param('master_address', t.string, 'The hostname of the master of the pool to join'),
-        param('master_username', t.string, 'The username of the master (for initial authentication)'),
-        param('master_password', t.string, 'The password for the master (for initial authentication)'),
-      ],
+      params: joinParams,
       result: t.void,
       doc: 'Instruct host to join a new pool',
       errors: [
@@ -356,11 +359,7 @@ export const Pool = defineClass({
       async: true,
     }),
     join_force: message({
-      params: [
-        param('master_address', t.string, 'The hostname of the master of the pool to join'),
-        param('master_username', t.string, 'The username of the master (for initial authentication)'),
-        param('master_password', t.string, 'The password for the master (for initial authentication)'),
-      ],
+      params: joinParams,
       result: t.void,
       doc: 'Instruct host to join a new pool',
       errors: ['JOINING_HOST_CANNOT_CONTAIN_SHARED_SRS', 'JOINING_HOST_CANNOT_HAVE_RUNNING_VMS'],
