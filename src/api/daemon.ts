@@ -16,7 +16,7 @@ import { SimHypervisor } from '../drivers/hypervisor/sim/sim-driver.js';
 import type { StorageDriver } from '../drivers/storage/driver.js';
 import { FileSr } from '../drivers/storage/file/file-sr.js';
 import type { HostPower, Services } from '../impl/context.js';
-import { AgentFailure, runAgentCall } from '../impl/host/agent.js';
+import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
 import { sweepSessions } from '../impl/session.js';
@@ -245,6 +245,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       deadAfterMs: opts.deadAfterMs ?? defaultCoordinatorConfig.deadAfterMs,
       ackTimeoutMs: opts.ackTimeoutMs ?? defaultCoordinatorConfig.ackTimeoutMs,
     },
+    memberConnected: (host) => reconcileMember(svc, host),
     agent: async (call, args) => {
       try {
         return { ok: true, value: await runAgentCall(hypervisor, storage, call, args) };

@@ -75,6 +75,8 @@ export interface CoordinatorDeps {
   readonly config: CoordinatorConfig;
   /** Ejection: wipe the pool database and start again as a new one-host pool. */
   resetToStandalone(): Promise<void>;
+  /** On the master: a member has (re)connected; its domains and the database are made to agree. */
+  memberConnected(host: string): Promise<void>;
   /** Runs a hypervisor or storage call the master sent to this host (the host agent). */
   agent(call: string, args: unknown[]): Promise<AgentResult>;
 }
@@ -533,6 +535,11 @@ export class PoolCoordinator {
     }
     this.markLive(this.liveness?.heartbeat(host, this.d.clock.monotonic()) ?? []);
     this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.starts));
+    this.d
+      .memberConnected(host)
+      .catch((e: unknown) =>
+        this.d.log.warn({ host, err: String(e) }, 'could not reconcile the domains of a member'),
+      );
     return host;
   }
 

@@ -426,6 +426,25 @@ describe('VMs on pool members', { timeout: 120_000 }, () => {
         'VM_REQUIRES_SR',
       );
       await m.callSession('VM.start_on', onB, hb, false, false);
+      // b dies with the VM running; the operator resets the VM; when b comes back, the master
+      // destroys the domain it still has, so the VM cannot run twice.
+      await b.handle.kill();
+      await waitFor('b to be found dead', 20000, async () => {
+        try {
+          await m.callSession('VM.power_state_reset', onB);
+          return true;
+        } catch (e) {
+          if (e instanceof XapiCallError && e.code === 'HOST_IS_LIVE') return undefined;
+          throw e;
+        }
+      });
+      assert.equal(await m.callSession('VM.get_power_state', onB), 'Halted');
+      assert.ok(simDomains(b).includes(uuidB), 'the dead host still holds the domain');
+      await pool.restart(b);
+      await waitFor('the stale domain on b to be destroyed', 20000, () =>
+        simDomains(b).includes(uuidB) ? undefined : true,
+      );
+      await m.callSession('VM.start_on', onB, hb, false, false);
       // b becomes master; the VM on a's SR now boots on a member, and b's VM keeps running.
       await m.callSession('pool.designate_new_master', hb);
       m.close();

@@ -13,7 +13,8 @@ import {
 import { StorageError, type StorageDriver, type StorageErrorCode } from '../../drivers/storage/driver.js';
 import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
-import type { Ctx } from '../context.js';
+import type { Ctx, Services } from '../context.js';
+import { markNoDomain } from '../vm/state.js';
 
 export interface HostAgent {
   readonly vm: HypervisorVmOps;
@@ -45,7 +46,7 @@ export class AgentFailure extends Error {
   }
 }
 
-function remote(ctx: Ctx, host: string) {
+function remote(ctx: Pick<Ctx, 'svc'>, host: string) {
   const rec = ctx.svc.db.get('host', host) as Rec<'host'> | undefined;
   if (rec === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
   return async (call: string, args: unknown[]): Promise<unknown> => {
@@ -64,7 +65,7 @@ function remote(ctx: Ctx, host: string) {
 }
 
 /** The attached PBD of `sr` on `host`, if any. */
-function attachedPbd(ctx: Ctx, host: string, sr: string): Rec<'PBD'> | undefined {
+function attachedPbd(ctx: Pick<Ctx, 'svc'>, host: string, sr: string): Rec<'PBD'> | undefined {
   const srRec = ctx.svc.db.get('SR', sr) as Rec<'SR'> | undefined;
   for (const p of srRec?.PBDs ?? []) {
     const pbd = ctx.svc.db.get('PBD', p) as Rec<'PBD'> | undefined;
@@ -73,7 +74,7 @@ function attachedPbd(ctx: Ctx, host: string, sr: string): Rec<'PBD'> | undefined
   return undefined;
 }
 
-export function agentOf(ctx: Ctx, host: string): HostAgent {
+export function agentOf(ctx: Pick<Ctx, 'svc'>, host: string): HostAgent {
   if (host === ctx.svc.hostRef)
     return { vm: ctx.svc.hypervisor.vm, storage: (sr) => ctx.svc.storage.get(sr) };
   const call = remote(ctx, host);
@@ -114,6 +115,38 @@ export function storageAnywhere(ctx: Ctx, sr: string): StorageDriver | undefined
   if (local !== undefined) return local;
   const host = hostsSeeing(ctx, [sr])[0];
   return host === undefined ? undefined : agentOf(ctx, host).storage(sr);
+}
+
+/**
+ * When a member (re)connects, the master makes the database and the member's domains agree, as
+ * xapi does when a host's toolstack restarts: a VM the database has running there without a
+ * domain is Halted; a domain whose VM is not resident there (reset while the host was away, or
+ * running elsewhere) is destroyed, so one VM never runs twice.
+ */
+export async function reconcileMember(svc: Services, host: string): Promise<void> {
+  const agent = agentOf({ svc }, host);
+  const domains = new Map((await agent.vm.list()).map((d) => [d.uuid, d]));
+  const orphans: string[] = [];
+  svc.db.transact((tx) => {
+    for (const row of svc.db.all('VM').values()) {
+      const vm = row.rec as Rec<'VM'>;
+      if (vm.is_control_domain) continue;
+      const here = vm.resident_on === host && (vm.power_state === 'Running' || vm.power_state === 'Paused');
+      const d = domains.get(vm.uuid);
+      domains.delete(vm.uuid);
+      // An operation in flight (a start, a shutdown) owns the VM's domain until it ends.
+      if (Object.keys(vm.current_operations).length > 0) continue;
+      if (d !== undefined && !here) orphans.push(vm.uuid);
+      if (d === undefined && here) {
+        svc.log.warn({ vm: vm.uuid, host }, 'domain vanished while its host was away; marking Halted');
+        markNoDomain(svc, tx, row.ref, 'Halted');
+      }
+    }
+  });
+  for (const uuid of [...orphans, ...domains.keys()]) {
+    svc.log.warn({ vm: uuid, host }, 'destroying a domain whose VM is not resident on its host');
+    await agent.vm.shutdown(uuid, { clean: false });
+  }
 }
 
 /** A member runs a driver call the master asked for (peer request `agent`). */
