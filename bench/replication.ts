@@ -23,7 +23,7 @@
 // data dirs), BENCH_DATA_DIR (parent of data dirs), BENCH_REPL_RESULTS=FILE (where the JSON goes).
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { fmt, Report, type ResultRow } from './report.js';
+import { envInt, fmt, Report, type ResultRow } from './report.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeAgent, percentile, post, runCount } from './http-load.js';
@@ -44,14 +44,6 @@ import {
 } from './pool-harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function envInt(name: string, dflt: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${v}`);
-  return n;
-}
 
 const SECTIONS = ['commit', 'lag', 'join'];
 const onlyEnv = process.env.BENCH_ONLY;

@@ -22,6 +22,15 @@ export interface ResultRow {
   serverCpuUsPerCall?: { daemon: number; echo: number; client: number };
 }
 
+/** A non-negative number from the environment, or `dflt` when unset. */
+export function envInt(name: string, dflt: number): number {
+  const v = process.env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${v}`);
+  return n;
+}
+
 export function fmt(n: number | null): string {
   if (n === null || Number.isNaN(n)) return '—';
   if (Math.abs(n) >= 100) return n.toFixed(0);

@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
-import { fmt, Report, type ResultRow } from './report.js';
+import { envInt, fmt, Report, type ResultRow } from './report.js';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -31,14 +31,6 @@ import {
 } from './http-load.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-
-function envInt(name: string, dflt: number): number {
-  const v = process.env[name];
-  if (v === undefined || v === '') return dflt;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${v}`);
-  return n;
-}
 
 const cfg = {
   connections: envInt('BENCH_CONNECTIONS', 8),

@@ -656,6 +656,39 @@ export class PoolCoordinator {
       this.stream.send({ t: 'ping', time: this.d.clock.now() });
       return;
     }
+    if (typeof m.t === 'string' && m.t.startsWith('snapshot-')) {
+      this.snapshotLine(m, rep, this.stream);
+      return;
+    }
+    // Entries that overtake a snapshot in progress come again once it is installed.
+    if (m.t === 'entries' && this.incoming !== undefined) return;
+    if (m.t === 'entries') {
+      const verdict = rep.receive(epoch, m.entries as Entry<Changes>[]);
+      if (verdict.kind === 'stale') return this.dropStream('the master is from an older epoch');
+      if (verdict.kind === 'resync') return this.dropStream('entries do not follow what this host holds');
+      if (verdict.kind === 'apply') {
+        for (const e of verdict.entries) {
+          if (e.epoch !== rep.appliedEpoch) this.starts.push({ epoch: e.epoch, startGen: e.prevGen + 1 });
+          this.epoch = Math.max(this.epoch, epoch);
+          this.d.db.applyEntry(e.gen, e.changes, this.positionMeta(e.epoch));
+          rep.applied(e.epoch, e.gen);
+        }
+      }
+      this.markConnected();
+      this.stream.send({ t: 'ack', epoch, gen: rep.appliedGen });
+      return;
+    }
+    if (m.t === 'stale' || m.t === 'notmaster' || m.t === 'unknown') {
+      if (m.t === 'notmaster' && typeof m.master === 'string' && m.master !== this.d.selfAddress)
+        this.masterAddr = m.master;
+      this.dropStream(`the master answered ${String(m.t)}`);
+      void this.discover();
+    }
+  }
+
+  /** One line of a snapshot: its header, a batch of rows, or its end, where it is installed. */
+  private snapshotLine(m: Record<string, unknown>, rep: MemberReplica, stream: StreamHandle): void {
+    const epoch = Number(m.epoch);
     if (m.t === 'snapshot-begin') {
       if (epoch < this.epoch) return this.dropStream('the master is from an older epoch');
       this.incoming = {
@@ -682,7 +715,7 @@ export class PoolCoordinator {
       this.d.db.installSnapshot(snap.gen, snap.rows, this.positionMeta(snap.dataEpoch));
       rep.installSnapshot(snap.epoch, snap.gen, snap.dataEpoch);
       this.markConnected();
-      this.stream.send({ t: 'installed', epoch: snap.epoch, gen: snap.gen });
+      stream.send({ t: 'installed', epoch: snap.epoch, gen: snap.gen });
       const now = this.d.clock.monotonic();
       this.d.log.info(
         {
@@ -694,30 +727,6 @@ export class PoolCoordinator {
         'installed a snapshot of the pool database',
       );
       return;
-    }
-    // Entries that overtake a snapshot in progress come again once it is installed.
-    if (m.t === 'entries' && this.incoming !== undefined) return;
-    if (m.t === 'entries') {
-      const verdict = rep.receive(epoch, m.entries as Entry<Changes>[]);
-      if (verdict.kind === 'stale') return this.dropStream('the master is from an older epoch');
-      if (verdict.kind === 'resync') return this.dropStream('entries do not follow what this host holds');
-      if (verdict.kind === 'apply') {
-        for (const e of verdict.entries) {
-          if (e.epoch !== rep.appliedEpoch) this.starts.push({ epoch: e.epoch, startGen: e.prevGen + 1 });
-          this.epoch = Math.max(this.epoch, epoch);
-          this.d.db.applyEntry(e.gen, e.changes, this.positionMeta(e.epoch));
-          rep.applied(e.epoch, e.gen);
-        }
-      }
-      this.markConnected();
-      this.stream.send({ t: 'ack', epoch, gen: rep.appliedGen });
-      return;
-    }
-    if (m.t === 'stale' || m.t === 'notmaster' || m.t === 'unknown') {
-      if (m.t === 'notmaster' && typeof m.master === 'string' && m.master !== this.d.selfAddress)
-        this.masterAddr = m.master;
-      this.dropStream(`the master answered ${String(m.t)}`);
-      void this.discover();
     }
   }
 

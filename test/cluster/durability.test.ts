@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { XapiCallError, XapiClient } from '../../src/rpc/client.js';
 import { startDaemonProcess, TEST_PASSWORD, type DaemonHandle } from '../../src/testing/daemon-process.js';
+import { vmFields } from '../../src/testing/records.js';
 
 const CALL_TIMEOUT_MS = 5_000;
-const MiB = 1024 * 1024;
 /**
  * The writers run until the daemon is gone; the kill lands after KILL_AFTER_MS (the middle of a
  * ~2 s stream) once at least ACKED_BEFORE_KILL writes were acknowledged, waiting at most
@@ -22,18 +22,6 @@ const CONFIG_WRITERS = 3;
 const CREATE_WRITERS = 2;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function vmFields(name: string): Record<string, unknown> {
-  return {
-    name_label: name,
-    memory_static_min: 256 * MiB,
-    memory_dynamic_min: 256 * MiB,
-    memory_dynamic_max: 256 * MiB,
-    memory_static_max: 256 * MiB,
-    VCPUs_max: 1,
-    VCPUs_at_startup: 1,
-  };
-}
 
 async function connect(d: DaemonHandle, transport: 'json' | 'xml' = 'json'): Promise<XapiClient> {
   const c = new XapiClient(d.httpUrl, { transport, timeoutMs: CALL_TIMEOUT_MS });

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
 import { startPool, whoIsMaster, type TestPool } from '../../src/testing/pool.js';
+import { vmFields } from '../../src/testing/records.js';
 
 interface Stream {
   readonly acked: Set<string>;
@@ -373,15 +374,7 @@ describe('VMs on pool members', { timeout: 120_000 }, () => {
       >;
       const localSr = (h: string) => Object.values(pbds).find((p) => p.host === h)?.SR ?? '';
       const makeVm = async (c: XapiClient, name: string, sr: string) => {
-        const vm = (await c.callSession('VM.create', {
-          name_label: name,
-          memory_static_min: 256 * MiB,
-          memory_dynamic_min: 256 * MiB,
-          memory_dynamic_max: 256 * MiB,
-          memory_static_max: 256 * MiB,
-          VCPUs_max: 1,
-          VCPUs_at_startup: 1,
-        })) as string;
+        const vm = (await c.callSession('VM.create', vmFields(name))) as string;
         const vdi = (await c.callSession('VDI.create', {
           name_label: `${name} disk`,
           SR: sr,
