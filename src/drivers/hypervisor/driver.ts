@@ -20,6 +20,11 @@ export interface DiskSpec {
   path: string;
   mode: 'RW' | 'RO';
   type: 'Disk' | 'CD';
+  /**
+   * For a disk attached read-write and not sharable: the SR (ref) and VDI (uuid) whose lease the
+   * host must hold while the domain runs (docs/storage.md).
+   */
+  lease?: { sr: string; vdi: string };
 }
 
 export interface NicSpec {

@@ -33,6 +33,14 @@ export interface StorageDriver {
   vdiPath(vdiUuid: string): string;
   /** Uuids of the VDIs present, sorted (for SR.scan). */
   vdiList(): Promise<string[]>;
+  /**
+   * The lease slots of a VDI (docs/storage.md): one small record per host that ever held it,
+   * keyed by the host's uuid. Each slot is written only by its own host, so a write delayed in
+   * the storage can never overwrite another host's claim.
+   */
+  leaseRead(vdiUuid: string): Promise<Map<string, string>>;
+  /** Replaces `holder`'s slot atomically and durably: readers see the old or the new text. */
+  leaseWrite(vdiUuid: string, holder: string, text: string): Promise<void>;
 }
 
 export type StorageErrorCode = 'VDI_MISSING' | 'VDI_EXISTS' | 'SR_FULL' | 'IO_ERROR' | 'INVALID_SIZE';

@@ -126,6 +126,21 @@ export const VDI = defineClass({
     cbt_enabled: field(t.bool, 'DynamicRO', 'True if changed blocks are tracked for this VDI', {
       default: false,
     }),
+    // Poolstack additions (docs/storage.md): the read-write lease on this disk, as its holder last
+    // reported it. The lease itself lives on the SR; these fields only show it.
+    lease_holder: field(
+      t.ref('host'),
+      'DynamicRO',
+      'The host holding the read-write lease on this disk (NULL when no host holds it); no other host may attach it read-write until the lease is released or has expired',
+      { default: NULL_REF },
+    ),
+    lease_epoch: field(t.int, 'DynamicRO', 'The pool epoch the lease was last renewed in', { default: 0 }),
+    lease_expires: field(
+      t.datetime,
+      'DynamicRO',
+      "When the lease expires if its holder stops renewing it (the holder's clock, as last reported)",
+      { default: NULL_DATE },
+    ),
   },
   messages: {
     set_name_label: setter('VDI', 'name_label', t.string, 'Set the name label of the VDI', 'vm-admin'),

@@ -119,6 +119,7 @@ function parseDomain(x: unknown): DomainRecord {
         path: field(d, 'path', isString),
         mode: field(d, 'mode', isMode),
         type: field(d, 'type', isDiskType),
+        ...(d.lease === undefined ? {} : { lease: parseLeaseRef(d.lease) }),
       };
     }),
     nics: field(x, 'nics', isArray).map((n) => {
@@ -130,6 +131,11 @@ function parseDomain(x: unknown): DomainRecord {
       };
     }),
   };
+}
+
+function parseLeaseRef(x: unknown): { sr: string; vdi: string } {
+  if (!isObject(x)) throw new Error('disk lease is not an object');
+  return { sr: field(x, 'sr', isString), vdi: field(x, 'vdi', isString) };
 }
 
 export async function readImage(imagePath: string): Promise<SuspendImage> {

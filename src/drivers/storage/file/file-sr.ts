@@ -6,11 +6,13 @@ import fsp, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { assert } from '../../../base/assert.js';
 import { isUuid } from '../../../base/ids.js';
-import { errnoCode, fsyncDir } from '../../durable-fs.js';
+import { errnoCode, fsyncDir, writeFileAtomic } from '../../durable-fs.js';
 import { StorageError, type SrStat, type StorageDriver, type VdiStat } from '../driver.js';
 
 const VDI_SUFFIX = '.img';
 const PARTIAL_SUFFIX = '.partial';
+/** Lease slots live in `<dir>/.leases/<vdi-uuid>/<host-uuid>` (hidden, so never taken for VDIs). */
+const LEASE_DIR = '.leases';
 /** Largest virtual size accepted (1 PiB): far beyond any real disk, small enough to stay exact. */
 export const VDI_SIZE_MAX = 2 ** 50;
 /** Read size of the fallback copy; large chunks amortise the per-read cost of scanning holes. */
@@ -108,6 +110,41 @@ export class FileSr implements StorageDriver {
     } catch (e) {
       throw toStorageError(e, `destroy VDI ${vdiUuid}`, 'VDI_MISSING');
     }
+    await fsp.rm(this.leaseDir(vdiUuid), { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  async leaseRead(vdiUuid: string): Promise<Map<string, string>> {
+    const dir = this.leaseDir(vdiUuid);
+    const out = new Map<string, string>();
+    let names: string[];
+    try {
+      names = await fsp.readdir(dir);
+    } catch (e) {
+      if (errnoCode(e) === 'ENOENT') return out;
+      throw toStorageError(e, `read leases of ${vdiUuid}`);
+    }
+    for (const name of names.filter(isUuid).sort()) {
+      try {
+        out.set(name, await fsp.readFile(path.join(dir, name), 'utf8'));
+      } catch (e) {
+        if (errnoCode(e) !== 'ENOENT') throw toStorageError(e, `read lease ${vdiUuid}/${name}`);
+      }
+    }
+    return out;
+  }
+
+  async leaseWrite(vdiUuid: string, holder: string, text: string): Promise<void> {
+    assert(isUuid(holder), `not a host uuid: ${holder}`);
+    const dir = this.leaseDir(vdiUuid);
+    try {
+      if ((await fsp.mkdir(dir, { recursive: true })) !== undefined) {
+        await fsyncDir(path.dirname(dir));
+        await fsyncDir(this.dir);
+      }
+      await writeFileAtomic(path.join(dir, holder.toLowerCase()), text);
+    } catch (e) {
+      throw toStorageError(e, `write lease ${vdiUuid}/${holder}`);
+    }
   }
 
   async vdiClone(srcUuid: string, dstUuid: string): Promise<VdiStat> {
@@ -195,6 +232,11 @@ export class FileSr implements StorageDriver {
       .map((n) => n.slice(0, -VDI_SUFFIX.length))
       .filter(isUuid)
       .sort();
+  }
+
+  private leaseDir(vdiUuid: string): string {
+    assert(isUuid(vdiUuid), `not a VDI uuid: ${vdiUuid}`);
+    return path.join(this.dir, LEASE_DIR, vdiUuid.toLowerCase());
   }
 
   private partialPath(vdiUuid: string): string {
