@@ -9,6 +9,7 @@ import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import { limits } from '../base/limits.js';
 import { defaultCoordinatorConfig, PoolCoordinator } from '../cluster/coordinator.js';
+import { LEASE_DURATION_DEFAULT_MS, leaseTiming } from '../cluster/lease.js';
 import { Db } from '../db/db.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
@@ -18,6 +19,7 @@ import { FileSr } from '../drivers/storage/file/file-sr.js';
 import type { HostPower, Services } from '../impl/context.js';
 import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
+import { HostLeases, LeaseRecords } from '../impl/host/leases.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
 import { sweepSessions } from '../impl/session.js';
 import { sweepTasks } from '../impl/task.js';
@@ -48,6 +50,8 @@ export interface DaemonOptions {
   heartbeatIntervalMs?: number | undefined;
   deadAfterMs?: number | undefined;
   ackTimeoutMs?: number | undefined;
+  /** Disk leases: another host may take a disk this long after its holder stopped renewing. */
+  leaseDurationMs?: number | undefined;
   /** What host.shutdown and host.reboot do to this process (the binary exits or re-executes). */
   power?: HostPower;
   clock?: Clock;
@@ -166,6 +170,7 @@ function baseServices(
   db: Db,
   hypervisor: HypervisorDriver,
   log: Logger,
+  storage: Map<string, StorageDriver>,
 ): BaseServices {
   return {
     db,
@@ -174,7 +179,7 @@ function baseServices(
     log,
     audit: makeAuditLogger(opts.dataDir),
     hypervisor,
-    storage: new Map<string, StorageDriver>(),
+    storage,
     auth: new ScryptAuthenticator(join(opts.dataDir, 'root-password.scrypt')),
     config: {
       authFailureDelayMs: opts.authFailureDelayMs ?? limits.authFailureDelayMs,
@@ -200,13 +205,37 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   await ensurePassword(join(opts.dataDir, 'root-password.scrypt'), opts.rootPassword);
   const store = new SqliteStore(join(opts.dataDir, 'state.db'));
   const db = new Db(store, classes, clock);
-  const hypervisor: HypervisorDriver = new SimHypervisor({ stateDir: join(opts.dataDir, 'sim'), clock });
+  const sim = new SimHypervisor({ stateDir: join(opts.dataDir, 'sim'), clock });
+  const storage = new Map<string, StorageDriver>();
+  const timing = leaseTiming(opts.leaseDurationMs ?? LEASE_DURATION_DEFAULT_MS);
+  // Every domain operation goes through the host's disk leases (docs/storage.md).
+  const leases: HostLeases = new HostLeases(sim, {
+    hostUuid: () => (db.get('host', svc.hostRef) as Rec<'host'> | undefined)?.uuid ?? '',
+    clock,
+    random: opts.random ?? cryptoRandom,
+    log: log.child({ module: 'leases' }),
+    timing,
+    storage,
+    epoch: (): number => cluster.currentEpoch,
+    waitMs: timing.durationMs + timing.renewMs,
+  });
+  const hypervisor: HypervisorDriver = {
+    name: sim.name,
+    host: sim.host,
+    vm: leases.vm,
+    close: () => sim.close(),
+  };
+  const leaseRecords = new LeaseRecords(
+    () => svc,
+    timing.durationMs,
+    (host) => reconcileMember(svc, host),
+  );
   const info = await hypervisor.host.info();
   const hostname = opts.hostname ?? osHostname();
   const id: HostIdentity = { hostname, address: opts.address, localSrDir: join(opts.dataDir, 'sr', 'local') };
   const tls = ensureTls(join(opts.dataDir, 'tls'), hostname);
-  const svcBase = baseServices(opts, store, db, hypervisor, log);
-  const { storage, random } = svcBase;
+  const svcBase = baseServices(opts, store, db, hypervisor, log, storage);
+  const { random } = svcBase;
   const newPool = (): string => {
     const ref = firstStart(
       { ...svcBase, hostRef: '', cluster: undefined as never, certificate: tls.cert },
@@ -229,7 +258,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       storage.set(sr, drv);
     }
   };
-  const cluster = new PoolCoordinator({
+  const cluster: PoolCoordinator = new PoolCoordinator({
     db,
     clock,
     random,
@@ -246,6 +275,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       ackTimeoutMs: opts.ackTimeoutMs ?? defaultCoordinatorConfig.ackTimeoutMs,
     },
     memberConnected: (host) => reconcileMember(svc, host),
+    leaseReport: (): unknown => leases.report(),
+    leasesReported: (host, report) => leaseRecords.record(host, report),
     agent: async (call, args) => {
       try {
         return { ok: true, value: await runAgentCall(hypervisor, storage, call, args) };
@@ -275,6 +306,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       db.transact((tx) => tx.update('host', svc.hostRef, { enabled: true }));
   };
   await attach();
+  await leases.start();
   cluster.start();
   // A member's database is the master's: only the master writes it.
   if (cluster.isMaster) await settleAsMaster();
@@ -313,6 +345,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       stopped = true;
       clearInterval(sweeper);
       cluster.stop();
+      leases.stop();
       for (const a of svc.taskAborts.values()) a.abort();
       await server.close();
       await hypervisor.close();

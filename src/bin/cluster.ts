@@ -606,13 +606,14 @@ export async function clusterDown(
 
 const usage = `usage: poolstack cluster up --hosts N --dir DIR [--port P] [--base-address 127.0.0.2] [--password PW]
                           [--heartbeat-interval-ms N] [--dead-after-ms N] [--ack-timeout-ms N]
+                          [--lease-duration-ms N]
        poolstack cluster down --dir DIR`;
 
 /** `poolstack cluster up|down …`; prints the cluster as JSON on stdout, progress on stderr. */
 export async function clusterCommand(argv: readonly string[]): Promise<void> {
   const [verb, ...rest] = argv;
   if (verb === 'up') {
-    const timing = ['heartbeat-interval-ms', 'dead-after-ms', 'ack-timeout-ms'];
+    const timing = ['heartbeat-interval-ms', 'dead-after-ms', 'ack-timeout-ms', 'lease-duration-ms'];
     const a = parseArgs(rest, ['hosts', 'dir', 'port', 'base-address', 'password', ...timing]);
     const dir = a.get('dir');
     const hosts = a.get('hosts');

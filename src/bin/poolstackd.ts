@@ -6,7 +6,8 @@ import { parseArgs } from './args.js';
 
 const usage = `usage: poolstackd --data-dir DIR --address A --port P [--http-port H] [--driver sim]
                   [--hostname NAME] [--root-password-file F] [--log-level L]
-                  [--heartbeat-interval-ms N] [--dead-after-ms N] [--ack-timeout-ms N]`;
+                  [--heartbeat-interval-ms N] [--dead-after-ms N] [--ack-timeout-ms N]
+                  [--lease-duration-ms N]`;
 
 async function main(): Promise<void> {
   const a = parseArgs(
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
       'heartbeat-interval-ms',
       'dead-after-ms',
       'ack-timeout-ms',
+      'lease-duration-ms',
     ],
     ['help'],
   );
@@ -67,6 +69,7 @@ async function main(): Promise<void> {
     heartbeatIntervalMs: num('heartbeat-interval-ms'),
     deadAfterMs: num('dead-after-ms'),
     ackTimeoutMs: num('ack-timeout-ms'),
+    leaseDurationMs: num('lease-duration-ms'),
   });
   const plain = daemon.httpPort === undefined ? '' : `, http://${address}:${daemon.httpPort}/`;
   console.log(`poolstackd ready: https://${address}:${daemon.port}/${plain}`);

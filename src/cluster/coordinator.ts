@@ -79,6 +79,10 @@ export interface CoordinatorDeps {
   memberConnected(host: string): Promise<void>;
   /** Runs a hypervisor or storage call the master sent to this host (the host agent). */
   agent(call: string, args: unknown[]): Promise<AgentResult>;
+  /** This host's disk leases as it reports them with its heartbeats (impl/host/leases.ts). */
+  leaseReport?(): unknown;
+  /** On the master: a host's lease report (its own included, every tick). */
+  leasesReported?(host: string, report: unknown): void;
 }
 
 /** What a host agent answers: the driver's result, or the driver's error (kind, code, message). */
@@ -559,6 +563,7 @@ export class PoolCoordinator {
         this.d.clock.now(),
       ) ?? [],
     );
+    if (m.t === 'ping' && m.leases !== undefined) this.d.leasesReported?.(host, m.leases);
     if (m.t === 'ack') this.act(r.ack(host, Number(m.epoch), Number(m.gen)));
     else if (m.t === 'installed') this.act(r.snapshotInstalled(host, Number(m.gen)));
     if ((m.t === 'ack' || m.t === 'installed') && this.learners.delete(host)) this.act(this.refreshMembers());
@@ -1228,7 +1233,7 @@ export class PoolCoordinator {
     if (this.stopped) return;
     const now = this.d.clock.monotonic();
     if (this.role === 'member') {
-      this.stream?.send({ t: 'ping', time: this.d.clock.now() });
+      this.stream?.send({ t: 'ping', time: this.d.clock.now(), leases: this.d.leaseReport?.() });
       if (this.stream !== undefined && now - this.lastHeard > this.d.config.deadAfterMs)
         this.dropStream('no word from the master');
       return;
@@ -1237,6 +1242,7 @@ export class PoolCoordinator {
     this.liveness?.tick(now);
     this.syncLiveFlags();
     this.updateReplicaStatus(now);
+    this.d.leasesReported?.(this.d.hostRef(), this.d.leaseReport?.());
     const disconnected = this.otherHosts().filter((h) => !this.streams.has(h.ref));
     if (disconnected.length > 0 && now - this.lastProbeAt >= this.d.config.heartbeatIntervalMs * 2) {
       this.lastProbeAt = now;

@@ -182,6 +182,14 @@ export const errors = {
   SR_FULL: e(['requested', 'maximum'], 'The SR is full. Requested new size exceeds the maximum size'),
   SR_HAS_NO_PBDS: e(['sr'], 'The SR has no attached PBDs'),
   SR_NOT_EMPTY: e([], 'The SR operation cannot be performed because the SR is not empty.'),
+  VDI_LEASE_HELD: e(
+    ['vdi', 'host', 'expires_in_seconds'],
+    'Another host holds the read-write lease on this VDI. If that host has stopped renewing it, the lease expires in the given number of seconds (-1: the host is renewing it); until then no other host may attach the VDI read-write.',
+  ),
+  VDI_LEASE_UNAVAILABLE: e(
+    ['vdi', 'reason'],
+    'The lease on this VDI could not be read or written on its SR, so the VDI was not attached.',
+  ),
   VDI_IN_USE: e(
     ['vdi', 'operation'],
     'This operation cannot be performed because this VDI is in use by some other operation',

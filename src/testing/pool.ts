@@ -38,6 +38,7 @@ export interface PoolOptions {
   heartbeatIntervalMs?: number;
   deadAfterMs?: number;
   ackTimeoutMs?: number;
+  leaseDurationMs?: number;
 }
 
 /** A login: the session on a master, or HOST_IS_SLAVE's master address on a member. */
@@ -81,6 +82,8 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
     String(opts.deadAfterMs ?? 2000),
     '--ack-timeout-ms',
     String(opts.ackTimeoutMs ?? 5000),
+    '--lease-duration-ms',
+    String(opts.leaseDurationMs ?? 6000),
   ];
   const hosts: PoolHost[] = [];
   for (const [i, address] of addresses.entries()) {

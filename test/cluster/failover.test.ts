@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
+import { aliveDomains } from '../../src/drivers/hypervisor/sim/sim-state.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
 import { startPool, whoIsMaster, type TestPool } from '../../src/testing/pool.js';
 import { vmFields } from '../../src/testing/records.js';
@@ -412,6 +413,8 @@ describe('VMs on pool members', { timeout: 120_000 }, () => {
       };
       assert.ok(simDomains(b).includes(uuidB));
       assert.ok(!simDomains(a).includes(uuidB));
+      const simAlive = (h: (typeof pool.hosts)[0]) =>
+        aliveDomains(join(h.handle.dataDir, 'sim', 'domains.json'), Date.now()).map((d) => d.uuid);
       await m.callSession('VM.clean_shutdown', onB);
       assert.equal(await m.callSession('VM.get_power_state', onB), 'Halted');
       assert.equal(
@@ -419,12 +422,18 @@ describe('VMs on pool members', { timeout: 120_000 }, () => {
         'VM_REQUIRES_SR',
       );
       await m.callSession('VM.start_on', onB, hb, false, false);
-      // b dies with the VM running; the operator resets the VM; when b comes back, the master
-      // destroys the domain it still has, so the VM cannot run twice.
+      // A VM without disks has no lease (and no watchdog) to stop it: only reconciliation can.
+      const diskless = (await m.callSession('VM.create', vmFields('diskless-on-b'))) as string;
+      await m.callSession('VM.start_on', diskless, hb, false, false);
+      const uuidD = (await m.callSession('VM.get_uuid', diskless)) as string;
+      // b dies with the VMs running; the operator resets them. The VM with a disk is stopped by
+      // its lease watchdog; when b comes back, the master destroys the diskless VM's domain, so
+      // neither can run twice.
       await b.handle.kill();
       await waitFor('b to be found dead', 20000, async () => {
         try {
           await m.callSession('VM.power_state_reset', onB);
+          await m.callSession('VM.power_state_reset', diskless);
           return true;
         } catch (e) {
           if (e instanceof XapiCallError && e.code === 'HOST_IS_LIVE') return undefined;
@@ -432,10 +441,10 @@ describe('VMs on pool members', { timeout: 120_000 }, () => {
         }
       });
       assert.equal(await m.callSession('VM.get_power_state', onB), 'Halted');
-      assert.ok(simDomains(b).includes(uuidB), 'the dead host still holds the domain');
+      assert.ok(simDomains(b).includes(uuidD), 'the dead host still holds the domain');
       await pool.restart(b);
-      await waitFor('the stale domain on b to be destroyed', 20000, () =>
-        simDomains(b).includes(uuidB) ? undefined : true,
+      await waitFor('the stale domains on b to be gone', 20000, () =>
+        simAlive(b).includes(uuidB) || simAlive(b).includes(uuidD) ? undefined : true,
       );
       await m.callSession('VM.start_on', onB, hb, false, false);
       // b becomes master; the VM on a's SR now boots on a member, and b's VM keeps running.

@@ -56,6 +56,20 @@ export interface DomainInfo {
   vcpus: number;
   /** Clock.now() when this domid was booted (VM_metrics.start_time). */
   startedAtMs: number;
+  /** The disks whose leases the domain needs (DiskSpec.lease), for a restarted daemon. */
+  leases?: Array<{ sr: string; vdi: string }>;
+  /** When the domain's watchdog destroys it unless re-armed (Clock.now() ms); none if unarmed. */
+  watchdogAtMs?: number;
+}
+
+export interface BootOptions {
+  paused: boolean;
+  /**
+   * Arms the domain's watchdog at creation: the domain is destroyed at this time (Clock.now() ms)
+   * unless `arm` moves it later. It stands for the host watchdog that disk-lease systems rely on
+   * (sanlock's wdmd): it fires even when the toolstack is frozen.
+   */
+  watchdogAtMs?: number;
 }
 
 export interface HypervisorHostOps {
@@ -66,7 +80,7 @@ export interface HypervisorVmOps {
   list(): Promise<DomainInfo[]>;
   get(uuid: string): Promise<DomainInfo | undefined>;
   /** Builds and boots a domain. DOMAIN_EXISTS if a domain with this uuid is present. */
-  create(spec: DomainSpec, opts: { paused: boolean }): Promise<DomainInfo>;
+  create(spec: DomainSpec, opts: BootOptions): Promise<DomainInfo>;
   /** BAD_STATE unless running. */
   pause(uuid: string): Promise<DomainInfo>;
   /** BAD_STATE unless paused. */
@@ -78,7 +92,12 @@ export interface HypervisorVmOps {
   /** Writes a memory image at imagePath, then the domain is gone. Only from running. */
   suspend(uuid: string, imagePath: string): Promise<void>;
   /** Reads and validates the image (IO_ERROR if bad or missing) and boots from it. */
-  resume(spec: DomainSpec, imagePath: string, opts: { paused: boolean }): Promise<DomainInfo>;
+  resume(spec: DomainSpec, imagePath: string, opts: BootOptions): Promise<DomainInfo>;
+  /**
+   * Moves the watchdogs of these domains (uuid → Clock.now() ms). Domains that are gone are
+   * skipped; a domain whose watchdog already fired stays gone.
+   */
+  arm(deadlines: Record<string, number>): Promise<void>;
 }
 
 export interface HypervisorDriver {

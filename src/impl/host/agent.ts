@@ -11,7 +11,7 @@ import {
   type HypervisorVmOps,
 } from '../../drivers/hypervisor/driver.js';
 import { StorageError, type StorageDriver, type StorageErrorCode } from '../../drivers/storage/driver.js';
-import { ApiError } from '../../model/errors.js';
+import { ApiError, errors, type ErrorCode } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import type { Ctx, Services } from '../context.js';
 import { markNoDomain } from '../vm/state.js';
@@ -55,6 +55,9 @@ function remote(ctx: Pick<Ctx, 'svc'>, host: string) {
     } catch (e) {
       if (e instanceof PeerError && e.answered && e.code === 'AGENT_ERROR') {
         const [kind, code, message] = e.params;
+        // A XenAPI error raised on the member (a lease refused, say) reaches the caller as it is.
+        if (kind === 'api' && code !== undefined && code in errors)
+          throw new ApiError(code as ErrorCode, JSON.parse(message ?? '[]') as string[]);
         if (kind === 'driver') throw new DriverError(code as DriverErrorCode, message ?? '');
         throw new StorageError(code as StorageErrorCode, message ?? '');
       }

@@ -26,11 +26,14 @@ export function domainSpec(ctx: Ctx, vmRef: string, vm: Rec<'VM'>, host: string)
     const storage = agentOf(ctx, host).storage(vdi.SR);
     if (storage === undefined) throw new ApiError('VM_REQUIRES_SR', [vmRef, vdi.SR]);
     assertVdiFree(ctx, vbdRef, vbd, vdi, vbd.VDI);
+    const mode = vbd.mode === 'RO' || vdi.read_only ? 'RO' : 'RW';
     disks.push({
       device: deviceName(vbd.userdevice),
       path: storage.vdiPath(vdi.uuid),
-      mode: vbd.mode === 'RO' || vdi.read_only ? 'RO' : 'RW',
+      mode,
       type: vbd.type === 'CD' ? 'CD' : 'Disk',
+      // A disk written by one guest at a time is guarded by a lease on its SR (docs/storage.md).
+      ...(mode === 'RW' && !vdi.sharable ? { lease: { sr: vdi.SR, vdi: vdi.uuid } } : {}),
     });
   }
   const nics: DomainSpec['nics'] = vm.VIFs.map((vifRef) => {

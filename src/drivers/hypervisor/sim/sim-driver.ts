@@ -20,6 +20,7 @@ import {
 import {
   encodeImage,
   encodeState,
+  isAlive,
   loadState,
   readImage,
   STATE_VERSION,
@@ -38,7 +39,17 @@ const SIM_OPS_QUEUED_MAX = 10_000;
 const GiB = 1024 ** 3;
 
 export type SimOp =
-  'info' | 'list' | 'get' | 'create' | 'pause' | 'unpause' | 'shutdown' | 'reboot' | 'suspend' | 'resume';
+  | 'info'
+  | 'list'
+  | 'get'
+  | 'create'
+  | 'pause'
+  | 'unpause'
+  | 'shutdown'
+  | 'reboot'
+  | 'suspend'
+  | 'resume'
+  | 'arm';
 
 export interface SimHypervisorOptions {
   stateDir: string;
@@ -85,16 +96,18 @@ export class SimHypervisor implements HypervisorDriver {
     this.vm = {
       list: () =>
         this.run('list', async () =>
-          [...this.domains.values()].map(toInfo).sort((a, b) => a.domid - b.domid),
+          [...this.alive().values()].map(toInfo).sort((a, b) => a.domid - b.domid),
         ),
-      get: (uuid) => this.run('get', async () => maybeInfo(this.domains.get(uuid))),
-      create: (spec, o) => this.run('create', () => this.boot(spec, o.paused)),
+      get: (uuid) => this.run('get', async () => maybeInfo(this.alive().get(uuid))),
+      create: (spec, o) => this.run('create', () => this.boot(spec, o.paused, o.watchdogAtMs)),
       pause: (uuid) => this.run('pause', () => this.setState(uuid, 'running', 'paused')),
       unpause: (uuid) => this.run('unpause', () => this.setState(uuid, 'paused', 'running')),
       shutdown: (uuid, o) => this.run('shutdown', () => this.shutdown(uuid, o.clean)),
       reboot: (uuid, o) => this.run('reboot', () => this.reboot(uuid, o.clean)),
       suspend: (uuid, imagePath) => this.run('suspend', () => this.suspend(uuid, imagePath)),
-      resume: (spec, imagePath, o) => this.run('resume', () => this.resume(spec, imagePath, o.paused)),
+      resume: (spec, imagePath, o) =>
+        this.run('resume', () => this.resume(spec, imagePath, o.paused, o.watchdogAtMs)),
+      arm: (deadlines) => this.run('arm', () => this.arm(deadlines)),
     };
   }
 
@@ -134,9 +147,25 @@ export class SimHypervisor implements HypervisorDriver {
     return result;
   }
 
-  private async boot(spec: DomainSpec, paused: boolean): Promise<DomainInfo> {
+  /** The domains whose watchdog has not fired; the table forgets the others at its next write. */
+  private alive(): Map<string, DomainRecord> {
+    const now = this.clock.now();
+    for (const [uuid, d] of this.domains) if (!isAlive(d, now)) this.domains.delete(uuid);
+    return this.domains;
+  }
+
+  private async arm(deadlines: Record<string, number>): Promise<void> {
+    const live = this.alive();
+    const changed = Object.entries(deadlines).filter(([uuid]) => live.has(uuid));
+    if (changed.length === 0) return;
+    await this.commit((t) => {
+      for (const [uuid, at] of changed) t.set(uuid, { ...(t.get(uuid) as DomainRecord), watchdogAtMs: at });
+    });
+  }
+
+  private async boot(spec: DomainSpec, paused: boolean, watchdogAtMs?: number): Promise<DomainInfo> {
     checkSpec(spec);
-    if (this.domains.has(spec.uuid))
+    if (this.alive().has(spec.uuid))
       throw new DriverError('DOMAIN_EXISTS', `domain ${spec.uuid} already exists`);
     const record: DomainRecord = {
       uuid: spec.uuid,
@@ -145,6 +174,7 @@ export class SimHypervisor implements HypervisorDriver {
       memoryBytes: spec.memoryBytes,
       vcpus: spec.vcpus,
       startedAtMs: this.clock.now(),
+      ...(watchdogAtMs === undefined ? {} : { watchdogAtMs }),
       name: spec.name,
       disks: spec.disks.map((d) => ({ ...d })),
       nics: spec.nics.map((n) => ({ ...n })),
@@ -208,9 +238,14 @@ export class SimHypervisor implements HypervisorDriver {
     await this.commit((t) => t.delete(uuid));
   }
 
-  private async resume(spec: DomainSpec, imagePath: string, paused: boolean): Promise<DomainInfo> {
+  private async resume(
+    spec: DomainSpec,
+    imagePath: string,
+    paused: boolean,
+    watchdogAtMs?: number,
+  ): Promise<DomainInfo> {
     checkSpec(spec);
-    if (this.domains.has(spec.uuid))
+    if (this.alive().has(spec.uuid))
       throw new DriverError('DOMAIN_EXISTS', `domain ${spec.uuid} already exists`);
     const image = await readImage(imagePath);
     if (image.uuid !== spec.uuid) {
@@ -226,11 +261,11 @@ export class SimHypervisor implements HypervisorDriver {
         `suspend image ${imagePath} has ${image.memoryBytes} bytes of memory, spec asks ${spec.memoryBytes}`,
       );
     }
-    return this.boot(spec, paused);
+    return this.boot(spec, paused, watchdogAtMs);
   }
 
   private mustGet(uuid: string): DomainRecord {
-    const d = this.domains.get(uuid);
+    const d = this.alive().get(uuid);
     if (d === undefined) throw new DriverError('NO_SUCH_DOMAIN', `no domain ${uuid}`);
     return d;
   }
@@ -267,6 +302,7 @@ function checkSpec(spec: DomainSpec): void {
 }
 
 function toInfo(d: DomainRecord): DomainInfo {
+  const leases = d.disks.flatMap((disk) => (disk.lease === undefined ? [] : [{ ...disk.lease }]));
   return {
     uuid: d.uuid,
     domid: d.domid,
@@ -274,6 +310,8 @@ function toInfo(d: DomainRecord): DomainInfo {
     memoryBytes: d.memoryBytes,
     vcpus: d.vcpus,
     startedAtMs: d.startedAtMs,
+    ...(leases.length > 0 ? { leases } : {}),
+    ...(d.watchdogAtMs === undefined ? {} : { watchdogAtMs: d.watchdogAtMs }),
   };
 }
 

@@ -15,10 +15,23 @@ const IMAGE_BYTES_MAX = 64 * 1024;
 const FIRST_GUEST_DOMID = 1;
 
 /** What is persisted per domain: its info plus the spec it was built from (for reboot). */
-export interface DomainRecord extends DomainInfo {
+export interface DomainRecord extends Omit<DomainInfo, 'leases'> {
   name: string;
   disks: DiskSpec[];
   nics: NicSpec[];
+}
+
+/**
+ * A domain whose watchdog time has passed is gone, whether or not the daemon that owns it is
+ * running (a frozen daemon's domains stop on time): every reader of the table applies this rule.
+ */
+export function isAlive(d: Pick<DomainRecord, 'watchdogAtMs'>, nowMs: number): boolean {
+  return d.watchdogAtMs === undefined || nowMs < d.watchdogAtMs;
+}
+
+/** The domains of a sim host's table that are alive at `nowMs` (tests watch hosts with this). */
+export function aliveDomains(statePath: string, nowMs: number): DomainRecord[] {
+  return loadState(statePath).domains.filter((d) => isAlive(d, nowMs));
 }
 
 export interface StateFile {
@@ -111,6 +124,7 @@ function parseDomain(x: unknown): DomainRecord {
     memoryBytes: field(x, 'memoryBytes', isCount),
     vcpus: field(x, 'vcpus', isCount),
     startedAtMs: field(x, 'startedAtMs', isTime),
+    ...(x.watchdogAtMs === undefined ? {} : { watchdogAtMs: field(x, 'watchdogAtMs', isTime) }),
     name: field(x, 'name', isString),
     disks: field(x, 'disks', isArray).map((d) => {
       if (!isObject(d)) throw new Error('disk is not an object');
