@@ -15,7 +15,7 @@ import { SqliteStore } from '../db/sqlite-store.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
 import { SimHypervisor } from '../drivers/hypervisor/sim/sim-driver.js';
 import type { StorageDriver } from '../drivers/storage/driver.js';
-import { FileSr } from '../drivers/storage/file/file-sr.js';
+import { FileSr, formatFromDeviceConfig } from '../drivers/storage/file/file-sr.js';
 import type { HostPower, Services } from '../impl/context.js';
 import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
@@ -134,7 +134,8 @@ const storageTypes = ['ext', 'file'];
 function openStorage(type: string, deviceConfig: Record<string, string>): StorageDriver {
   const dir = type === 'file' ? deviceConfig.location : type === 'ext' ? deviceConfig.path : undefined;
   if (dir === undefined || dir === '') throw new Error(`cannot open SR type ${type} without a directory`);
-  return new FileSr({ dir, type });
+  // The image format is fixed per SR by its device-config (docs/storage-vdis.md).
+  return new FileSr({ dir, type, format: formatFromDeviceConfig(deviceConfig) });
 }
 
 /** Storage drivers for the SRs whose PBD on this host is attached. */

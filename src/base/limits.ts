@@ -27,4 +27,8 @@ export const limits = {
   stringParamBytesMax: 1024 * 1024,
   /** Delay before answering a failed login (xapi sleeps 5 s). */
   authFailureDelayMs: 5000,
+  /** One qemu-img metadata run (create, info, resize): these touch headers only, never data. */
+  qemuImgTimeoutMs: 60 * 1000,
+  /** One whole VDI copy between SRs (a 2 TiB disk at ~200 MB/s takes ~3 h). */
+  vdiCopyTimeoutMs: 6 * 60 * 60 * 1000,
 } as const;

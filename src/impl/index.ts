@@ -17,7 +17,14 @@ import {
 import * as srOps from './storage/sr.js';
 import { createNetwork, destroyNetwork } from './network/network.js';
 import { loginWithPassword, logout } from './session.js';
-import { copyVdi, createVdi, destroyVdiRecordAndFile, resizeVdi, scanSr } from './storage/vdi.js';
+import {
+  cloneVdi,
+  copyVdiToSr,
+  createVdi,
+  destroyVdiRecordAndFile,
+  resizeVdi,
+  scanSr,
+} from './storage/vdi.js';
 import { cancelTask, createTask, destroyTask, setTaskField } from './task.js';
 import {
   allowedVbdDevices,
@@ -154,8 +161,9 @@ export const handlers: Handlers<Ctx, Classes> = {
     set_name_description: (ctx, self, v) => setField(ctx, 'VDI', self, 'name_description', v),
     create: (ctx, args) => createVdi(ctx, args),
     destroy: (ctx, self) => destroyVdiRecordAndFile(ctx, self),
-    clone: (ctx, vdi) => copyVdi(ctx, vdi, 'OpaqueRef:NULL'),
-    copy: (ctx, vdi, sr) => copyVdi(ctx, vdi, sr),
+    clone: (ctx, vdi) => cloneVdi(ctx, vdi),
+    snapshot: (ctx, vdi) => cloneVdi(ctx, vdi, { snapshot: true }),
+    copy: (ctx, vdi, sr, _base, into) => copyVdiToSr(ctx, vdi, sr, into),
     resize: (ctx, vdi, size) => resizeVdi(ctx, vdi, size),
   },
   VBD: {

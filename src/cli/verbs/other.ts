@@ -153,6 +153,28 @@ async function vdiCreate(ctx: CliCtx): Promise<void> {
   await printUuid(ctx, 'VDI', vdi);
 }
 
+async function vdiClone(ctx: CliCtx): Promise<void> {
+  const ref = await refOf(ctx, 'VDI', 'uuid');
+  const clone = (await runTask(ctx, 'VDI.clone', ref, mapParam(ctx, 'driver-params'))) as string;
+  const label = ctx.params.get('new-name-label');
+  const description = ctx.params.get('new-name-description');
+  if (label !== undefined) await ctx.call('VDI.set_name_label', clone, label);
+  if (description !== undefined) await ctx.call('VDI.set_name_description', clone, description);
+  await printUuid(ctx, 'VDI', clone);
+}
+
+async function vdiCopy(ctx: CliCtx): Promise<void> {
+  const ref = await refOf(ctx, 'VDI', 'uuid');
+  const optional = async (cls: string, param: string) =>
+    ctx.params.has(param) ? refOf(ctx, cls, param) : NULL_REF;
+  const sr = await optional('SR', 'sr-uuid');
+  const base = await optional('VDI', 'base-vdi-uuid');
+  const into = await optional('VDI', 'into-vdi-uuid');
+  if (sr === NULL_REF && into === NULL_REF)
+    throw new CliError('Either sr-uuid or into-vdi-uuid must be specified');
+  await printUuid(ctx, 'VDI', (await runTask(ctx, 'VDI.copy', ref, sr, base, into)) as string);
+}
+
 async function vbdCreate(ctx: CliCtx): Promise<void> {
   const vm = await refOf(ctx, 'VM', 'vm-uuid');
   const vdiUuid = ctx.params.get('vdi-uuid');
@@ -420,6 +442,34 @@ export function otherCommands(): Command[] {
       run: async (c) => {
         await runTask(c, 'VDI.resize', await refOf(c, 'VDI', 'uuid'), parseSize(required(c, 'disk-size')));
       },
+    },
+    {
+      name: 'vdi-clone',
+      reqd: ['uuid'],
+      optional: ['driver-params:', 'new-name-label', 'new-name-description'],
+      help: 'Create a new, writable copy of the specified VDI that can be used directly. It is a variant of vdi-copy that is capable of using optimised facilities in the underlying storage to avoid copying data.',
+      run: vdiClone,
+    },
+    {
+      name: 'vdi-snapshot',
+      reqd: ['uuid'],
+      optional: ['driver-params:'],
+      help: 'Take a read-only snapshot of the specified VDI, returning a reference to the snapshot.',
+      run: async (c) => {
+        const ref = await refOf(c, 'VDI', 'uuid');
+        await printUuid(
+          c,
+          'VDI',
+          (await runTask(c, 'VDI.snapshot', ref, mapParam(c, 'driver-params'))) as string,
+        );
+      },
+    },
+    {
+      name: 'vdi-copy',
+      reqd: ['uuid'],
+      optional: ['sr-uuid', 'base-vdi-uuid', 'into-vdi-uuid'],
+      help: 'Copy either a full VDI or the block differences between two VDIs either into a fresh VDI in a specified SR or into an existing VDI.',
+      run: vdiCopy,
     },
     {
       name: 'vbd-create',

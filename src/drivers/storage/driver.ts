@@ -13,6 +13,24 @@ export interface VdiStat {
   virtualSize: number;
   /** Bytes allocated on disk; much less than virtualSize for sparse files (VDI.physical_utilisation). */
   physicalUtilisation: number;
+  /** The image format, given only for formats other than raw (recorded as VDI.sm_config.type). */
+  format?: 'qcow2';
+}
+
+/** Where a VDI's data can be read on this host, to copy it into another SR (VDI.copy). */
+export interface VdiSource {
+  path: string;
+  format: 'raw' | 'qcow2';
+  virtualSize: number;
+}
+
+export interface VdiImportOptions {
+  /** Copy into this existing VDI (overwriting all of it) instead of creating `dstUuid`. */
+  into?: boolean;
+  /** Called with the fraction done, 0 to 1, as the copy goes. */
+  onProgress?: (fraction: number) => void;
+  /** Aborting stops the copy with CANCELLED; a new VDI being built is then removed. */
+  signal?: AbortSignal;
 }
 
 export interface StorageDriver {
@@ -21,18 +39,32 @@ export interface StorageDriver {
   /** Makes sure the SR is usable (for a directory SR: the directory exists). Idempotent. */
   attach(): Promise<void>;
   stat(): Promise<SrStat>;
-  /** Creates an empty (all-zero, sparse) VDI. VDI_EXISTS if present. */
-  vdiCreate(vdiUuid: string, virtualSize: number): Promise<VdiStat>;
+  /**
+   * Creates an empty (all-zero, sparse) VDI. VDI_EXISTS if present. `format`, when given, must be
+   * the one this SR holds (else UNSUPPORTED).
+   */
+  vdiCreate(vdiUuid: string, virtualSize: number, format?: string): Promise<VdiStat>;
   vdiDestroy(vdiUuid: string): Promise<void>;
-  /** A full, independent copy that stays cheap when the source is sparse. */
+  /**
+   * An independent copy that stays cheap when the source is sparse: for raw a sparse copy, for
+   * qcow2 a copy-on-write overlay (both VDIs then share a frozen, hidden base image). Used for
+   * VDI.clone and VDI.snapshot alike: the data of both stays what the source held at the call.
+   */
   vdiClone(srcUuid: string, dstUuid: string): Promise<VdiStat>;
   /** Grow only; a smaller size is INVALID_SIZE. */
   vdiResize(vdiUuid: string, newSize: number): Promise<VdiStat>;
   vdiStat(vdiUuid: string): Promise<VdiStat>;
   /** Path of the backing file, handed to the hypervisor driver as DiskSpec.path. */
   vdiPath(vdiUuid: string): string;
-  /** Uuids of the VDIs present, sorted (for SR.scan). */
+  /** Uuids of the VDIs present, sorted (for SR.scan). Hidden entries are never VDIs. */
   vdiList(): Promise<string[]>;
+  /** The VDI's data as this host can read it (for copies between SRs). */
+  vdiSource(vdiUuid: string): Promise<VdiSource>;
+  /**
+   * Copies the guest-visible data of `src` (readable on this host) into a new VDI `dstUuid` built
+   * atomically (nothing visible until complete), or with `into` over the existing VDI `dstUuid`.
+   */
+  vdiImport(dstUuid: string, src: VdiSource, opts?: VdiImportOptions): Promise<VdiStat>;
   /**
    * The lease slots of a VDI (docs/storage.md): one small record per host that ever held it,
    * keyed by the host's uuid. Each slot is written only by its own host, so a write delayed in
@@ -43,7 +75,16 @@ export interface StorageDriver {
   leaseWrite(vdiUuid: string, holder: string, text: string): Promise<void>;
 }
 
-export type StorageErrorCode = 'VDI_MISSING' | 'VDI_EXISTS' | 'SR_FULL' | 'IO_ERROR' | 'INVALID_SIZE';
+export type StorageErrorCode =
+  | 'VDI_MISSING'
+  | 'VDI_EXISTS'
+  | 'SR_FULL'
+  | 'IO_ERROR'
+  | 'INVALID_SIZE'
+  /** The SR cannot do this here (qcow2 without qemu-img, a format the SR does not hold). */
+  | 'UNSUPPORTED'
+  /** The operation's signal was aborted (task.cancel). */
+  | 'CANCELLED';
 
 /**
  * An expected failure of a storage operation. The agent maps `code` to a XenAPI error in one place;

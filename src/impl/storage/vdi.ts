@@ -3,13 +3,13 @@
 // at most an orphan file (found by SR.scan), never a record without data.
 import { isRef } from '../../base/ids.js';
 import { StorageError } from '../../drivers/storage/driver.js';
-import type { StorageDriver } from '../../drivers/storage/driver.js';
+import type { StorageDriver, VdiStat } from '../../drivers/storage/driver.js';
 import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
 import { storageAnywhere } from '../host/agent.js';
-import { identity, read } from '../util.js';
+import { identity, now, read } from '../util.js';
 
 type VDI = Rec<'VDI'>;
 
@@ -21,11 +21,15 @@ export function storageOf(ctx: Ctx, sr: string): StorageDriver {
   return s;
 }
 
-async function storageCall<T>(sr: string, fn: () => Promise<T>): Promise<T> {
+async function storageCall<T>(sr: string, fn: () => Promise<T>, ctx?: Ctx): Promise<T> {
   try {
     return await fn();
   } catch (e) {
     if (e instanceof StorageError) {
+      if (e.code === 'CANCELLED' || ctx?.signal.aborted === true)
+        throw new ApiError('TASK_CANCELLED', [ctx?.task ?? ctx?.opRef ?? '']);
+      // xapi's generic SM failure: status, stdout, stderr; the reason goes where xe shows it.
+      if (e.code === 'UNSUPPORTED') throw new ApiError('SR_BACKEND_FAILURE', ['UNSUPPORTED', '', e.message]);
       if (e.code === 'SR_FULL') throw new ApiError('SR_FULL', ['unknown', 'unknown']);
       if (e.code === 'INVALID_SIZE') throw new ApiError('INVALID_VALUE', ['virtual_size', e.message]);
       if (e.code === 'VDI_MISSING') throw new ApiError('VDI_MISSING', [sr, e.message]);
@@ -42,22 +46,24 @@ export async function createVdi(ctx: Ctx, args: Partial<VDI>): Promise<string> {
   const storage = storageOf(ctx, sr);
   const size = args.virtual_size ?? 0;
   if (size < 0) throw new ApiError('INVALID_VALUE', ['virtual_size', String(size)]);
+  // xapi/XCP-ng: sm_config `type` (or `image-format`) asks for an image format.
+  const format = args.sm_config?.type ?? args.sm_config?.['image-format'];
+  if (format !== undefined && format !== 'raw' && format !== 'qcow2')
+    throw new ApiError('INVALID_VALUE', ['sm_config:type', format]);
   const { ref, uuid } = identity(ctx);
-  const st = await storageCall(sr, () => storage.vdiCreate(uuid, size));
+  const st = await storageCall(sr, () =>
+    format === undefined ? storage.vdiCreate(uuid, size) : storage.vdiCreate(uuid, size, format),
+  );
   insertRecord(ctx, ref, uuid, args, st);
   return ref;
 }
 
-function insertRecord(
-  ctx: Ctx,
-  ref: string,
-  uuid: string,
-  args: Partial<VDI>,
-  st: { virtualSize: number; physicalUtilisation: number },
-): void {
+function insertRecord(ctx: Ctx, ref: string, uuid: string, args: Partial<VDI>, st: VdiStat): void {
   ctx.svc.db.transact((tx) => {
     tx.create('VDI', ref, {
       ...args,
+      // Only formats other than raw are recorded, so raw VDIs look as they always did.
+      ...(st.format === undefined ? {} : { sm_config: { ...args.sm_config, type: st.format } }),
       uuid,
       location: uuid,
       virtual_size: st.virtualSize,
@@ -118,42 +124,135 @@ export async function destroyVdiRecordAndFile(ctx: Ctx, ref: string): Promise<vo
 export async function copyVdi(ctx: Ctx, ref: string, sr: string, nameLabel?: string): Promise<string> {
   const src = read(ctx, 'VDI', ref);
   const target = sr === NULL_REF ? src.SR : sr;
-  const to = storageOf(ctx, target);
-  const from = storageOf(ctx, src.SR);
+  if (target === src.SR) return cloneVdi(ctx, ref, { nameLabel });
+  return copyVdiToSr(ctx, ref, target, NULL_REF, { nameLabel });
+}
+
+/** The fields a copy, clone or snapshot takes from its source. */
+function copiedFields(src: VDI, sr: string, nameLabel: string | undefined): Partial<VDI> {
+  const smConfig = { ...src.sm_config };
+  // The image format is the target SR's; insertRecord records it again when it is not raw.
+  delete smConfig.type;
+  return {
+    name_label: nameLabel ?? src.name_label,
+    name_description: src.name_description,
+    SR: sr,
+    type: src.type,
+    sharable: src.sharable,
+    read_only: src.read_only,
+    other_config: { ...src.other_config },
+    sm_config: smConfig,
+    xenstore_data: { ...src.xenstore_data },
+    tags: [...src.tags],
+  };
+}
+
+/**
+ * VDI.clone and VDI.snapshot: a new VDI in the same SR holding the source's data as of now (raw: a
+ * sparse copy; qcow2: copy-on-write over a frozen shared base). A snapshot is marked as such.
+ */
+export async function cloneVdi(
+  ctx: Ctx,
+  ref: string,
+  opts: { nameLabel?: string; snapshot?: boolean } = {},
+): Promise<string> {
+  const src = read(ctx, 'VDI', ref);
+  const storage = storageOf(ctx, src.SR);
   const { ref: newRef, uuid } = identity(ctx);
-  const st =
-    target === src.SR
-      ? await storageCall(target, () => to.vdiClone(src.uuid, uuid))
-      : await storageCall(target, async () => {
-          await to.vdiCreate(uuid, src.virtual_size);
-          const { copyFile } = await import('node:fs/promises');
-          await copyFile(from.vdiPath(src.uuid), to.vdiPath(uuid));
-          return to.vdiStat(uuid);
-        });
+  const st = await storageCall(src.SR, () => storage.vdiClone(src.uuid, uuid));
+  const fields = copiedFields(src, src.SR, opts.nameLabel);
   insertRecord(
     ctx,
     newRef,
     uuid,
-    {
-      name_label: nameLabel ?? src.name_label,
-      name_description: src.name_description,
-      SR: target,
-      type: src.type,
-      sharable: src.sharable,
-      read_only: src.read_only,
-      other_config: { ...src.other_config },
-      sm_config: { ...src.sm_config },
-      xenstore_data: { ...src.xenstore_data },
-      tags: [...src.tags],
-    },
+    opts.snapshot === true
+      ? { ...fields, is_a_snapshot: true, snapshot_of: ref, snapshot_time: now(ctx) }
+      : fields,
     st,
   );
   return newRef;
 }
 
+/** Minimum change of task.progress worth a database write (each is replicated to the pool). */
+const PROGRESS_STEP = 0.01;
+
+/**
+ * VDI.copy to another SR, or over `into` (which must be at least as large as the source). The data
+ * flows through the storage drivers in chunks, holes kept, with the task's progress going 0 → 1;
+ * task.cancel stops it with TASK_CANCELLED and leaves no new VDI (file or record) behind.
+ * `base` (copy only the blocks that differ from it) is accepted and ignored: a full copy gives the
+ * same result.
+ */
+export async function copyVdiToSr(
+  ctx: Ctx,
+  ref: string,
+  sr: string,
+  into: string,
+  opts: { nameLabel?: string } = {},
+): Promise<string> {
+  const src = read(ctx, 'VDI', ref);
+  const intoRec = into === NULL_REF ? undefined : read(ctx, 'VDI', into);
+  const target = intoRec?.SR ?? sr;
+  if (target === NULL_REF) throw new ApiError('HANDLE_INVALID', ['SR', sr]);
+  read(ctx, 'SR', target);
+  if (intoRec !== undefined) {
+    if (into === ref) throw new ApiError('INVALID_VALUE', ['into_vdi', into]);
+    if (intoRec.read_only) throw new ApiError('VDI_READONLY', [into]);
+    if (intoRec.virtual_size < src.virtual_size)
+      throw new ApiError('VDI_TOO_SMALL', [into, String(src.virtual_size)]);
+    assertNotInUse(ctx, into, intoRec, 'copy');
+  }
+  // Both SRs must be readable here: the data goes from one driver's file to the other's.
+  const from = ctx.svc.storage.get(src.SR);
+  const to = ctx.svc.storage.get(target);
+  if (from === undefined || to === undefined) {
+    storageOf(ctx, src.SR);
+    storageOf(ctx, target);
+    throw new ApiError('OPERATION_NOT_ALLOWED', [
+      'VDI.copy between SRs needs both SRs attached on the pool master',
+    ]);
+  }
+  let reported = 0;
+  const onProgress = (f: number) => {
+    if (ctx.task === undefined || f - reported < PROGRESS_STEP || f >= 1) return;
+    reported = f;
+    const task = ctx.task;
+    ctx.svc.db.transact((tx) => {
+      if (tx.get('task', task)?.status === 'pending') tx.update('task', task, { progress: f });
+    });
+  };
+  const source = await storageCall(src.SR, () => from.vdiSource(src.uuid));
+  if (intoRec !== undefined) {
+    const st = await storageCall(
+      target,
+      () => to.vdiImport(intoRec.uuid, source, { into: true, onProgress, signal: ctx.signal }),
+      ctx,
+    );
+    ctx.svc.db.transact((tx) => {
+      tx.update('VDI', into, { physical_utilisation: st.physicalUtilisation });
+      refreshSrUsage(ctx, tx, target);
+    });
+    return into;
+  }
+  const { ref: newRef, uuid } = identity(ctx);
+  const st = await storageCall(
+    target,
+    () => to.vdiImport(uuid, source, { onProgress, signal: ctx.signal }),
+    ctx,
+  );
+  if (ctx.signal.aborted) {
+    // Cancelled after the data landed: the new VDI must not outlive the task.
+    await to.vdiDestroy(uuid).catch(() => undefined);
+    throw new ApiError('TASK_CANCELLED', [ctx.task ?? ctx.opRef]);
+  }
+  insertRecord(ctx, newRef, uuid, copiedFields(src, target, opts.nameLabel), st);
+  return newRef;
+}
+
 export async function resizeVdi(ctx: Ctx, ref: string, size: number): Promise<void> {
   const vdi = read(ctx, 'VDI', ref);
-  if (size < vdi.virtual_size) throw new ApiError('INVALID_VALUE', ['size', String(size)]);
+  if (!Number.isSafeInteger(size) || size < vdi.virtual_size)
+    throw new ApiError('INVALID_VALUE', ['size', String(size)]);
   const st = await storageCall(vdi.SR, () => storageOf(ctx, vdi.SR).vdiResize(vdi.uuid, size));
   ctx.svc.db.transact((tx) => {
     tx.update('VDI', ref, { virtual_size: st.virtualSize, physical_utilisation: st.physicalUtilisation });

@@ -180,6 +180,21 @@ export const VDI = defineClass({
       roles: 'vm-admin',
       async: true,
     }),
+    snapshot: message({
+      params: [
+        param('vdi', t.ref('VDI'), 'The VDI to snapshot'),
+        param(
+          'driver_params',
+          stringMap,
+          'Optional parameters that can be passed through to backend driver in order to specify storage-type-specific snapshot options',
+          { default: {} },
+        ),
+      ],
+      result: t.ref('VDI'),
+      doc: 'Take a read-only snapshot of the VDI, returning a reference to the snapshot. If any driver_params are specified then these are passed through to the storage-specific substrate driver that takes the snapshot. NB the snapshot lives in the same Storage Repository as its parent.',
+      roles: 'vm-admin',
+      async: true,
+    }),
     resize: message({
       params: [
         param('vdi', t.ref('VDI'), 'The VDI to resize'),
