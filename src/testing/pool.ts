@@ -149,3 +149,33 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
   }
   return pool;
 }
+
+/** Runs `body` on a fresh pool; keeps its data dirs (and says where) if it fails. */
+export function withPool(
+  name: string,
+  hosts: number,
+  body: (pool: TestPool) => Promise<void>,
+  opts: Partial<PoolOptions> = {},
+) {
+  return async () => {
+    const pool = await startPool({ ...opts, name, hosts });
+    let ok = false;
+    try {
+      await body(pool);
+      ok = true;
+    } finally {
+      await Promise.all(
+        pool.hosts.map(async (h) => {
+          try {
+            process.kill(h.handle.pid, 'SIGCONT');
+          } catch {
+            // already gone
+          }
+          await h.handle.stop();
+        }),
+      );
+      if (ok) pool.cleanup();
+      else console.log(`# ${name}: kept the data dirs in ${pool.dir}`);
+    }
+  };
+}

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { aliveDomains } from '../../src/drivers/hypervisor/sim/sim-state.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
-import { startPool, whoIsMaster, type TestPool } from '../../src/testing/pool.js';
+import { whoIsMaster, withPool, type TestPool } from '../../src/testing/pool.js';
 import { vmFields } from '../../src/testing/records.js';
 
 interface Stream {
@@ -89,31 +89,6 @@ async function apiError(p: Promise<unknown>): Promise<XapiCallError> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Runs `body` on a fresh pool; keeps its data dirs (and says where) if it fails. */
-function withPool(name: string, hosts: number, body: (pool: TestPool) => Promise<void>) {
-  return async () => {
-    const pool = await startPool({ name, hosts });
-    let ok = false;
-    try {
-      await body(pool);
-      ok = true;
-    } finally {
-      await Promise.all(
-        pool.hosts.map(async (h) => {
-          try {
-            process.kill(h.handle.pid, 'SIGCONT');
-          } catch {
-            // already gone
-          }
-          await h.handle.stop();
-        }),
-      );
-      if (ok) pool.cleanup();
-      else console.log(`# ${name}: kept the data dirs in ${pool.dir}`);
-    }
-  };
-}
 
 describe('master failure and change on a real three-host pool', { timeout: 180_000 }, () => {
   it(
