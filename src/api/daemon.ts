@@ -19,6 +19,7 @@ import type { HostPower, Services } from '../impl/context.js';
 import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
+import { attachHostStorage } from '../impl/storage/sr.js';
 import { sweepSessions } from '../impl/session.js';
 import { sweepTasks } from '../impl/task.js';
 import { classes, type Rec } from '../model/index.js';
@@ -225,8 +226,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const attach = async () => {
     storage.clear();
     for (const [sr, drv] of attachStorage(db, svc.hostRef)) {
-      await drv.attach();
-      storage.set(sr, drv);
+      // Storage that is gone (an unmounted share) must not keep the host from starting; the
+      // master records such a PBD as not attached when it re-attaches this host's storage.
+      try {
+        await drv.attach();
+        storage.set(sr, drv);
+      } catch (e) {
+        log.warn({ sr, err: String(e) }, 'could not attach an SR at start');
+      }
     }
   };
   const cluster = new PoolCoordinator({
@@ -245,10 +252,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       deadAfterMs: opts.deadAfterMs ?? defaultCoordinatorConfig.deadAfterMs,
       ackTimeoutMs: opts.ackTimeoutMs ?? defaultCoordinatorConfig.ackTimeoutMs,
     },
-    memberConnected: (host) => reconcileMember(svc, host),
+    memberConnected: async (host) => {
+      // Storage first: a joining host gets its PBDs of the pool's shared SRs attached.
+      await attachHostStorage(svc, host).catch((e: unknown) =>
+        log.warn({ host, err: String(e) }, 'could not attach the storage of a member'),
+      );
+      await reconcileMember(svc, host);
+    },
     agent: async (call, args) => {
       try {
-        return { ok: true, value: await runAgentCall(hypervisor, storage, call, args) };
+        return { ok: true, value: await runAgentCall(hypervisor, { storage, openStorage }, call, args) };
       } catch (e) {
         if (e instanceof AgentFailure) return { ok: false, kind: e.kind, code: e.code, message: e.message };
         throw e;
