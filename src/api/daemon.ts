@@ -21,6 +21,7 @@ import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { HostLeases, LeaseRecords } from '../impl/host/leases.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
+import { attachHostStorage } from '../impl/storage/sr.js';
 import { sweepSessions } from '../impl/session.js';
 import { sweepTasks } from '../impl/task.js';
 import { classes, type Rec } from '../model/index.js';
@@ -255,8 +256,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const attach = async () => {
     storage.clear();
     for (const [sr, drv] of attachStorage(db, svc.hostRef)) {
-      await drv.attach();
-      storage.set(sr, drv);
+      // Storage that is gone (an unmounted share) must not keep the host from starting; the
+      // master records such a PBD as not attached when it re-attaches this host's storage.
+      try {
+        await drv.attach();
+        storage.set(sr, drv);
+      } catch (e) {
+        log.warn({ sr, err: String(e) }, 'could not attach an SR at start');
+      }
     }
   };
   const cluster: PoolCoordinator = new PoolCoordinator({
@@ -275,12 +282,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       deadAfterMs: opts.deadAfterMs ?? defaultCoordinatorConfig.deadAfterMs,
       ackTimeoutMs: opts.ackTimeoutMs ?? defaultCoordinatorConfig.ackTimeoutMs,
     },
-    memberConnected: (host) => reconcileMember(svc, host),
+    memberConnected: async (host) => {
+      // Storage first: a joining host gets its PBDs of the pool's shared SRs attached.
+      await attachHostStorage(svc, host).catch((e: unknown) =>
+        log.warn({ host, err: String(e) }, 'could not attach the storage of a member'),
+      );
+      await reconcileMember(svc, host);
+    },
     leaseReport: (): unknown => leases.report(),
     leasesReported: (host, report) => leaseRecords.record(host, report),
     agent: async (call, args) => {
       try {
-        return { ok: true, value: await runAgentCall(hypervisor, storage, call, args) };
+        return { ok: true, value: await runAgentCall(hypervisor, { storage, openStorage }, call, args) };
       } catch (e) {
         if (e instanceof AgentFailure) return { ok: false, kind: e.kind, code: e.code, message: e.message };
         throw e;

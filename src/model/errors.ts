@@ -240,6 +240,7 @@ export const errors = {
     "The VDI is not stored using a sparse format. It is not possible to query and manipulate only the changed blocks (or 'block differences' or 'disk deltas') between two VDIs. Please select a VDI which uses a sparse-aware technology such as VHD.",
   ),
   SR_UNKNOWN_DRIVER: e(['driver'], 'The SR could not be connected because the driver was not recognised.'),
+  PBD_EXISTS: e(['sr', 'host', 'pbd'], 'A PBD already exists connecting the SR to this host.'),
   SR_BACKEND_FAILURE: e(['status', 'stdout', 'stderr'], 'There was an SR backend failure.'),
 } as const satisfies Record<string, ErrorDef>;
 

@@ -98,6 +98,10 @@ describe('xe verbs', { timeout: 120_000 }, () => {
         'sr-scan finds the VDI again',
       );
       assert.equal(await param('vdi', vdi.trim(), 'virtual-size'), String(2 * 1024 ** 3));
+      const attached = await xe.run(['sr-destroy', `uuid=${sr}`]);
+      assert.equal(attached.code, 1, 'as in xapi, sr-destroy wants the PBDs unplugged first');
+      assert.match(attached.stderr, /^The SR is still connected to a host via a PBD/);
+      assert.equal(await xe.ok(['pbd-unplug', `uuid=${pbd2}`]), '');
       assert.equal(await xe.ok(['sr-destroy', `uuid=${sr}`]), '');
       assert.equal(
         readdirSync(srDir).filter((f) => f.endsWith('.img')).length,

@@ -106,7 +106,7 @@ async function srIntroduce(ctx: CliCtx): Promise<void> {
     required(ctx, 'name-label'),
     ctx.params.get('name-description') ?? '',
     required(ctx, 'type'),
-    required(ctx, 'content-type'),
+    ctx.params.get('content-type') ?? '',
     bool(ctx, 'shared', false),
     mapParam(ctx, 'sm-config'),
   );

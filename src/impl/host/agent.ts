@@ -10,7 +10,12 @@ import {
   type HypervisorDriver,
   type HypervisorVmOps,
 } from '../../drivers/hypervisor/driver.js';
-import { StorageError, type StorageDriver, type StorageErrorCode } from '../../drivers/storage/driver.js';
+import {
+  StorageError,
+  type SrStat,
+  type StorageDriver,
+  type StorageErrorCode,
+} from '../../drivers/storage/driver.js';
 import { ApiError, errors, type ErrorCode } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import type { Ctx, Services } from '../context.js';
@@ -34,6 +39,8 @@ const VM_CALLS = [
   'resume',
 ] as const;
 const SR_CALLS = ['stat', 'vdiCreate', 'vdiDestroy', 'vdiClone', 'vdiResize', 'vdiStat', 'vdiList'] as const;
+/** Attaching and detaching an SR on a host (PBD.plug/unplug), and wiping one (SR.destroy). */
+const STORAGE_CALLS = ['plug', 'unplug', 'wipe'] as const;
 
 /** A driver failure on a member, carried back as the same error here. */
 export class AgentFailure extends Error {
@@ -62,6 +69,9 @@ function remote(ctx: Pick<Ctx, 'svc'>, host: string) {
         throw new StorageError(code as StorageErrorCode, message ?? '');
       }
       if (e instanceof PeerError && !e.answered) throw new ApiError('HOST_OFFLINE', [host]);
+      // A XenAPI refusal on the member (e.g. SR_UNKNOWN_DRIVER) reaches the caller as itself.
+      if (e instanceof PeerError && e.answered && e.code !== undefined && e.code in errors)
+        throw new ApiError(e.code as ErrorCode, e.params);
       throw e;
     }
   };
@@ -120,6 +130,59 @@ export function storageAnywhere(ctx: Ctx, sr: string): StorageDriver | undefined
   return host === undefined ? undefined : agentOf(ctx, host).storage(sr);
 }
 
+/** What a host needs to run storage calls: its attached SRs and the factory that opens one. */
+export interface AgentStorage {
+  readonly storage: Map<string, StorageDriver>;
+  openStorage(type: string, deviceConfig: Record<string, string>): StorageDriver;
+}
+
+/** Opens and attaches `sr` on this host and keeps its driver; returns the SR's size as seen here. */
+async function plugHere(
+  host: AgentStorage,
+  sr: string,
+  type: string,
+  deviceConfig: Record<string, string>,
+): Promise<SrStat> {
+  const drv = host.openStorage(type, deviceConfig);
+  await drv.attach();
+  const st = await drv.stat();
+  host.storage.set(sr, drv);
+  return st;
+}
+
+/** Removes every VDI on the storage `deviceConfig` names (SR.destroy), attaching it only for that. */
+async function wipeHere(
+  host: AgentStorage,
+  type: string,
+  deviceConfig: Record<string, string>,
+): Promise<void> {
+  const drv = host.openStorage(type, deviceConfig);
+  await drv.attach();
+  for (const uuid of await drv.vdiList()) await drv.vdiDestroy(uuid);
+}
+
+/**
+ * The SR's storage calls on `host`, run there: this host's own driver directly, a member's
+ * through its agent. A member that does not answer is HOST_OFFLINE.
+ */
+export function storageOn(ctx: Pick<Ctx, 'svc'>, host: string) {
+  if (host === ctx.svc.hostRef) {
+    const here: AgentStorage = ctx.svc;
+    return {
+      plug: (sr: string, type: string, dc: Record<string, string>) => plugHere(here, sr, type, dc),
+      unplug: (sr: string) => Promise.resolve(void here.storage.delete(sr)),
+      wipe: (type: string, dc: Record<string, string>) => wipeHere(here, type, dc),
+    };
+  }
+  const call = remote(ctx, host);
+  return {
+    plug: async (sr: string, type: string, dc: Record<string, string>) =>
+      (await call('storage.plug', [sr, type, dc])) as SrStat,
+    unplug: async (sr: string) => void (await call('storage.unplug', [sr])),
+    wipe: async (type: string, dc: Record<string, string>) => void (await call('storage.wipe', [type, dc])),
+  };
+}
+
 /**
  * When a member (re)connects, the master makes the database and the member's domains agree, as
  * xapi does when a host's toolstack restarts: a VM the database has running there without a
@@ -155,12 +218,21 @@ export async function reconcileMember(svc: Services, host: string): Promise<void
 /** A member runs a driver call the master asked for (peer request `agent`). */
 export async function runAgentCall(
   hypervisor: HypervisorDriver,
-  storage: ReadonlyMap<string, StorageDriver>,
+  host: AgentStorage,
   call: string,
   args: unknown[],
 ): Promise<unknown> {
   const [group, name] = call.split('.', 2) as [string, string];
+  const storage = host.storage;
   try {
+    if (group === 'storage' && (STORAGE_CALLS as readonly string[]).includes(name)) {
+      const [a, b, c] = args;
+      const dc = (x: unknown) => (x ?? {}) as Record<string, string>;
+      if (name === 'plug') return await plugHere(host, String(a), String(b), dc(c));
+      if (name === 'wipe') return await wipeHere(host, String(a), dc(b));
+      storage.delete(String(a));
+      return null;
+    }
     if (group === 'vm' && (VM_CALLS as readonly string[]).includes(name)) {
       const ops = hypervisor.vm as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>;
       return await ops[name]?.(...args);
