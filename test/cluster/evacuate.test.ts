@@ -112,6 +112,21 @@ describe('placement, migration and evacuation on a real three-host pool', { time
     ok = true;
   });
 
+  it('concurrent starts count each other’s reservations: three 8 GiB VMs started at once land on three hosts', async () => {
+    ok = false;
+    const vms = [await makeVm('c-1', 8), await makeVm('c-2', 8), await makeVm('c-3', 8)];
+    await Promise.all(vms.map((vm) => m.callSession('VM.start', vm, false, false)));
+    const placed = new Set(await Promise.all(vms.map(residentOn)));
+    assert.deepEqual([...placed].sort(), Object.values(ref).sort());
+    const fourth = await makeVm('c-4', 8);
+    assert.equal(
+      (await apiError(m.callSession('VM.start', fourth, false, false))).code,
+      'NO_HOSTS_AVAILABLE',
+    );
+    await stopAll(vms);
+    ok = true;
+  });
+
   it('start_on refuses a disabled host and a host that cannot see the VM disk, with xapi errors', async () => {
     ok = false;
     const [, b, c] = hosts.map((h) => h.name) as [string, string, string];
