@@ -278,6 +278,17 @@ describe('placement, migration and evacuation on a real three-host pool', { time
     assert.equal(await residentOn(small), ref[b], 'the VM that would fit was not moved either');
     assert.equal(await domainHost(small), b);
     assert.equal(await domainHost(onB), b);
+    // With every other host disabled there is nowhere to go at all.
+    await m.callSession('host.disable', ref[b], true);
+    await m.callSession('host.disable', ref[c], true);
+    try {
+      const none = await apiError(m.callSession('host.evacuate', ref[a]));
+      assert.deepEqual([none.code, none.params], ['NO_HOSTS_AVAILABLE', [onA]]);
+      assert.equal(await domainHost(onA), a);
+    } finally {
+      await m.callSession('host.enable', ref[b]);
+      await m.callSession('host.enable', ref[c]);
+    }
     await stopAll([onA, onB, onC, small]);
     ok = true;
   });

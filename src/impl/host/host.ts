@@ -8,7 +8,7 @@ import { read, rows } from '../util.js';
 import { hostViews, poolHosts, vmNeeds } from '../vm/lifecycle.js';
 import { poolMigrate } from '../vm/migrate.js';
 import { operationRefusal } from '../vm/operations.js';
-import { planEvacuation, type Placement } from '../vm/placement.js';
+import { planEvacuation, type HostView, type Placement, type Refusal } from '../vm/placement.js';
 import { hostFreeMemory } from '../vm/state.js';
 
 /** The key in the host's local state that says whether a restart re-enables the host. */
@@ -43,10 +43,13 @@ function evacuationPlan(ctx: Ctx, host: string): Map<string, Placement> {
   const targets = poolHosts(ctx).filter((h) => h !== host && read(ctx, 'host', h).enabled);
   let plan = new Map<string, Placement>();
   ctx.svc.db.transact((tx) => {
+    // A host that cannot be reached cannot hand its domains over.
+    const [self] = hostViews(ctx, tx, undefined, [host]) as [HostView];
+    const dead: Refusal | undefined = self.live ? undefined : ['HOST_NOT_LIVE', []];
     plan = planEvacuation(
       guests.map((vm) => {
         const rec = read(ctx, 'VM', vm);
-        const refusal = operationRefusal(vm, rec, 'pool_migrate');
+        const refusal = dead ?? operationRefusal(vm, rec, 'pool_migrate');
         return {
           needs: vmNeeds(ctx, vm, rec),
           targets: hostViews(ctx, tx, vm, targets),

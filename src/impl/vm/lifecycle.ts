@@ -37,12 +37,13 @@ function requiredSrs(ctx: Ctx, rec: VM): string[] {
 /**
  * The facts placement decides on, for `vm` and each of `hosts`, read inside `tx` so memory held
  * by domains and by reservations of VMs being started or migrated (scheduled_to_be_resident_on)
- * counts as used.
+ * counts as used. Without a VM, the facts that do not depend on one (liveness, enabled, memory).
  */
-export function hostViews(ctx: Ctx, tx: Tx, vm: string, hosts: readonly string[]): HostView[] {
-  const rec = tx.get('VM', vm) as VM | undefined;
-  if (rec === undefined) throw new ApiError('HANDLE_INVALID', ['VM', vm]);
-  const seers = requiredSrs(ctx, rec).map((sr) => [sr, new Set(hostsSeeing(ctx, [sr]))] as const);
+export function hostViews(ctx: Ctx, tx: Tx, vm: string | undefined, hosts: readonly string[]): HostView[] {
+  const rec = vm === undefined ? undefined : (tx.get('VM', vm) as VM | undefined);
+  if (vm !== undefined && rec === undefined) throw new ApiError('HANDLE_INVALID', ['VM', vm]);
+  const srs = rec === undefined ? [] : requiredSrs(ctx, rec);
+  const seers = srs.map((sr) => [sr, new Set(hostsSeeing(ctx, [sr]))] as const);
   return hosts.map((host) => {
     const h = tx.get('host', host) as Rec<'host'> | undefined;
     if (h === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
