@@ -189,6 +189,8 @@ describe('placement, migration and evacuation on a real three-host pool', { time
     const uuid = await uuidOf(vm);
     await m.callSession('VM.start_on', vm, ref[a], false, false);
     assert.equal(await domainHost(vm), a);
+    const allowed = (await m.callSession('VM.get_allowed_operations', vm)) as string[];
+    assert.ok(allowed.includes('pool_migrate'), 'a running VM advertises pool_migrate');
     await xe.ok(['vm-migrate', `uuid=${uuid}`, `host=${b}`, 'live=true']);
     assert.equal(await residentOn(vm), ref[b]);
     assert.equal(await powerState(vm), 'Running');
