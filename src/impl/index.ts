@@ -40,6 +40,7 @@ import {
 } from './vm/create.js';
 import * as dev from './vm/devices.js';
 import * as life from './vm/lifecycle.js';
+import { poolMigrate } from './vm/migrate.js';
 import { checkOperation } from './vm/operations.js';
 import { read, setField } from './util.js';
 
@@ -84,6 +85,7 @@ export const handlers: Handlers<Ctx, Classes> = {
     enable: (ctx, host) => hostOps.enableHost(ctx, host),
     disable: (ctx, host, autoEnable) => hostOps.disableHost(ctx, host, autoEnable),
     evacuate: (ctx, host) => hostOps.evacuateHost(ctx, host),
+    get_vms_which_prevent_evacuation: (ctx, self) => hostOps.vmsPreventingEvacuation(ctx, self),
     shutdown: (ctx, host) => hostOps.shutdownHost(ctx, host),
     reboot: (ctx, host) => hostOps.rebootHost(ctx, host),
     compute_free_memory: (ctx, host) => hostOps.computeFreeMemory(ctx, host),
@@ -114,6 +116,9 @@ export const handlers: Handlers<Ctx, Classes> = {
     resume: (ctx, vm, paused, force) => life.resume(ctx, vm, paused, force),
     resume_on: (ctx, vm, host, paused, force) => life.resumeOnHost(ctx, vm, host, paused, force),
     power_state_reset: (ctx, vm) => life.powerStateReset(ctx, vm),
+    pool_migrate: (ctx, vm, host, options) => poolMigrate(ctx, vm, host, options),
+    assert_can_boot_here: (ctx, self, host) => life.assertCanBootHere(ctx, self, host),
+    get_possible_hosts: (ctx, vm) => life.possibleHosts(ctx, vm),
     get_allowed_VBD_devices: (ctx, vm) => allowedVbdDevices(ctx, vm),
     get_allowed_VIF_devices: (ctx, vm) => allowedVifDevices(ctx, vm),
     assert_operation_valid: (ctx, self, op) => {

@@ -234,6 +234,27 @@ async function resume(ctx: CliCtx): Promise<void> {
   });
 }
 
+/**
+ * xe vm-migrate host=|host-uuid= [live=true] [force=true]: within the pool, VM.pool_migrate of
+ * each selected VM (cross-pool and storage options are not supported).
+ */
+async function migrate(ctx: CliCtx): Promise<void> {
+  const target = ctx.params.get('host-uuid') ?? ctx.params.get('host');
+  if (target === undefined) throw new CliError('You must specify a host (host= or host-uuid=).');
+  const host = await hostRef(ctx, target);
+  const options: Record<string, string> = {
+    live: String(flag(ctx, 'live')),
+    force: String(flag(ctx, 'force')),
+  };
+  await eachVm(
+    ctx,
+    async (ref) => {
+      await runTask(ctx, 'VM.pool_migrate', ref, host, options);
+    },
+    { ignore: ['host', 'host-uuid', 'live'] },
+  );
+}
+
 async function cloneVms(ctx: CliCtx): Promise<void> {
   const name = required(ctx, 'new-name-label');
   let first = true;
@@ -477,6 +498,14 @@ export function vmCommands(): Command[] {
       help: 'Resume the selected VM(s).',
       ...std,
       run: resume,
+    },
+    {
+      name: 'vm-migrate',
+      reqd: [],
+      optional: ['host', 'host-uuid', 'live', 'force', ...vmSel],
+      help: 'Migrate the selected VM(s) to another host of the pool. The parameter host= (name or uuid) or host-uuid= names the target host.',
+      ...std,
+      run: migrate,
     },
     {
       name: 'vm-pause',

@@ -5,6 +5,10 @@ import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import type { Ctx } from '../context.js';
 import { read, rows } from '../util.js';
+import { hostViews, poolHosts, vmNeeds } from '../vm/lifecycle.js';
+import { poolMigrate } from '../vm/migrate.js';
+import { operationRefusal } from '../vm/operations.js';
+import { planEvacuation, type HostView, type Placement, type Refusal } from '../vm/placement.js';
 import { hostFreeMemory } from '../vm/state.js';
 
 /** The key in the host's local state that says whether a restart re-enables the host. */
@@ -29,10 +33,63 @@ function residentGuests(ctx: Ctx, host: string): string[] {
     .map(([ref]) => ref);
 }
 
-/** With one host per pool there is nowhere to move a running guest to. */
-export function evacuateHost(ctx: Ctx, host: string): void {
+/**
+ * The evacuation plan of `host` (xapi compute_evacuation_plan_no_wlb): for each guest running
+ * there, a target among the other enabled hosts, or why it cannot move (see planEvacuation).
+ */
+function evacuationPlan(ctx: Ctx, host: string): Map<string, Placement> {
   read(ctx, 'host', host);
-  if (residentGuests(ctx, host).length > 0) throw new ApiError('NO_HOSTS_AVAILABLE', []);
+  const guests = residentGuests(ctx, host);
+  const targets = poolHosts(ctx).filter((h) => h !== host && read(ctx, 'host', h).enabled);
+  let plan = new Map<string, Placement>();
+  ctx.svc.db.transact((tx) => {
+    // A host that cannot be reached cannot hand its domains over.
+    const [self] = hostViews(ctx, tx, undefined, [host]) as [HostView];
+    const dead: Refusal | undefined = self.live ? undefined : ['HOST_NOT_LIVE', []];
+    plan = planEvacuation(
+      guests.map((vm) => {
+        const rec = read(ctx, 'VM', vm);
+        const refusal = dead ?? operationRefusal(vm, rec, 'pool_migrate');
+        return {
+          needs: vmNeeds(ctx, vm, rec),
+          targets: hostViews(ctx, tx, vm, targets),
+          ...(refusal === undefined ? {} : { opRefusal: refusal }),
+        };
+      }),
+    );
+  });
+  return plan;
+}
+
+/** host.get_vms_which_prevent_evacuation: each VM that cannot move, with [code, params…]. */
+export function vmsPreventingEvacuation(ctx: Ctx, host: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [vm, p] of evacuationPlan(ctx, host))
+    if ('refusal' in p) out[vm] = [p.refusal[0], ...p.refusal[1]];
+  return out;
+}
+
+/**
+ * host.evacuate: migrates every guest of `host` to another host, each to the target of the plan.
+ * If any guest cannot go anywhere, the call fails with that guest's reason before anything moves
+ * (as xapi). The host's enabled flag is left as it is: run host-disable first so that no new VM
+ * is started there meanwhile.
+ */
+export async function evacuateHost(ctx: Ctx, host: string): Promise<void> {
+  const plan = evacuationPlan(ctx, host);
+  for (const p of plan.values()) if ('refusal' in p) throw new ApiError(p.refusal[0], p.refusal[1]);
+  for (const [vm, p] of plan) {
+    if (!('host' in p)) continue;
+    try {
+      await poolMigrate(ctx, vm, p.host, { live: 'true' });
+    } catch (e) {
+      // A VM shut down meanwhile no longer needs to move (xapi ignores VM_BAD_POWER_STATE too).
+      if (!(e instanceof ApiError && e.code === 'VM_BAD_POWER_STATE')) throw e;
+    }
+  }
+  const left = residentGuests(ctx, host);
+  if (left.length > 0)
+    throw new ApiError('INTERNAL_ERROR', [`evacuate: ${left.length} VMs are still resident on ${host}`]);
 }
 
 function assertCanPowerOff(ctx: Ctx, host: string): Rec<'host'> {

@@ -2,6 +2,7 @@
 // Each runs under its operation lock; the DB is changed only after the hypervisor did the work,
 // so a failed driver call leaves the VM in the state it really is in.
 import { ApiError } from '../../model/errors.js';
+import type { Tx } from '../../db/db.js';
 import type { Rec } from '../../model/index.js';
 import { NULL_REF } from '../../model/types.js';
 import type { Ctx } from '../context.js';
@@ -10,30 +11,103 @@ import { agentOf, hostsSeeing } from '../host/agent.js';
 import { read } from '../util.js';
 import { domainSpec, driverCall } from './domain.js';
 import { checkOperation } from './operations.js';
+import { choosePlacement, hostRefusal, type HostView, type VmNeeds } from './placement.js';
 import {
   footprint,
   hostFreeMemory,
   markNoDomain,
   markResident,
   releaseReservation,
-  reserveMemory,
   withVmOp,
 } from './state.js';
 
 type VM = Rec<'VM'>;
 
-/** The host a VM starts on must be live, enabled and reachable: this one or a connected member. */
-function checkHost(ctx: Ctx, host: string): void {
-  const h = read(ctx, 'host', host);
-  const metrics = ctx.svc.db.get('host_metrics', h.metrics);
-  const reachable = host === ctx.svc.hostRef || ctx.svc.cluster.isConnected(host);
-  if (!reachable || metrics?.live !== true) throw new ApiError('HOST_NOT_LIVE', []);
-  if (!h.enabled) throw new ApiError('HOST_DISABLED', [host]);
+/** The SRs a VM needs to see: those of its disks and of its suspend image. */
+function requiredSrs(ctx: Ctx, rec: VM): string[] {
+  const srs = new Set<string>();
+  for (const vbdRef of rec.VBDs) {
+    const vbd = read(ctx, 'VBD', vbdRef);
+    if (!vbd.empty && vbd.VDI !== NULL_REF) srs.add(read(ctx, 'VDI', vbd.VDI).SR);
+  }
+  if (rec.suspend_VDI !== NULL_REF) srs.add(read(ctx, 'VDI', rec.suspend_VDI).SR);
+  return [...srs];
+}
+
+/**
+ * The facts placement decides on, for `vm` and each of `hosts`, read inside `tx` so memory held
+ * by domains and by reservations of VMs being started or migrated (scheduled_to_be_resident_on)
+ * counts as used. Without a VM, the facts that do not depend on one (liveness, enabled, memory).
+ */
+export function hostViews(ctx: Ctx, tx: Tx, vm: string | undefined, hosts: readonly string[]): HostView[] {
+  const rec = vm === undefined ? undefined : (tx.get('VM', vm) as VM | undefined);
+  if (vm !== undefined && rec === undefined) throw new ApiError('HANDLE_INVALID', ['VM', vm]);
+  const srs = rec === undefined ? [] : requiredSrs(ctx, rec);
+  const seers = srs.map((sr) => [sr, new Set(hostsSeeing(ctx, [sr]))] as const);
+  return hosts.map((host) => {
+    const h = tx.get('host', host) as Rec<'host'> | undefined;
+    if (h === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
+    const metrics = tx.get('host_metrics', h.metrics) as Rec<'host_metrics'> | undefined;
+    const reachable = host === ctx.svc.hostRef || ctx.svc.cluster.isConnected(host);
+    const missingSr = seers.find(([, seen]) => !seen.has(host))?.[0];
+    return {
+      host,
+      live: reachable && metrics?.live === true,
+      enabled: h.enabled,
+      freeBytes: hostFreeMemory(tx, ctx.svc, host).free,
+      ...(missingSr === undefined ? {} : { missingSr }),
+    };
+  });
+}
+
+export function vmNeeds(ctx: Ctx, vm: string, rec: VM): VmNeeds {
+  return { vm, memoryBytes: footprint(rec), affinity: rec.affinity, preferred: ctx.svc.hostRef };
+}
+
+/** Every host of the pool, this one first (the order placement breaks ties in). */
+export function poolHosts(ctx: Ctx): string[] {
+  return [ctx.svc.hostRef, ...[...ctx.svc.db.all('host').keys()].filter((h) => h !== ctx.svc.hostRef)];
+}
+
+/**
+ * The host `vm` boots on: `host` if given and it qualifies (else its specific error), otherwise
+ * the choice of choosePlacement among all hosts. Read-only: it commits nothing.
+ */
+function decideHost(ctx: Ctx, vm: string, host: string | undefined): string {
+  let chosen = '';
+  ctx.svc.db.transact((tx) => {
+    const rec = tx.get('VM', vm) as VM;
+    const needs = vmNeeds(ctx, vm, rec);
+    if (host !== undefined) {
+      const [view] = hostViews(ctx, tx, vm, [host]) as [HostView];
+      const refusal = hostRefusal(view, needs);
+      if (refusal !== undefined) throw new ApiError(refusal[0], refusal[1]);
+      chosen = host;
+      return;
+    }
+    const p = choosePlacement(hostViews(ctx, tx, vm, poolHosts(ctx)), needs);
+    if ('refusal' in p) throw new ApiError(p.refusal[0], p.refusal[1]);
+    chosen = p.host;
+  });
+  return chosen;
+}
+
+/**
+ * Reserves the VM's memory on `host` (scheduled_to_be_resident_on) after checking, in the same
+ * transaction, that the host still qualifies; refused with the host's specific error.
+ */
+export function reserveOn(ctx: Ctx, vm: string, host: string): void {
+  ctx.svc.db.transact((tx) => {
+    const rec = tx.get('VM', vm) as VM;
+    const [view] = hostViews(ctx, tx, vm, [host]) as [HostView];
+    const refusal = hostRefusal(view, vmNeeds(ctx, vm, rec));
+    if (refusal !== undefined) throw new ApiError(refusal[0], refusal[1]);
+    tx.update('VM', vm, { scheduled_to_be_resident_on: host });
+  });
 }
 
 async function boot(ctx: Ctx, ref: string, host: string, paused: boolean, image?: string): Promise<void> {
-  checkHost(ctx, host);
-  reserveMemory(ctx, ref, host);
+  reserveOn(ctx, ref, host);
   try {
     const vm = read(ctx, 'VM', ref);
     const spec = domainSpec(ctx, ref, vm, host);
@@ -56,28 +130,22 @@ async function boot(ctx: Ctx, ref: string, host: string, paused: boolean, image?
 
 /**
  * Refuses a start that cannot succeed before the operation lock is taken, so a refused start
- * commits nothing (boot repeats these checks under the lock).
+ * commits nothing (the start repeats these checks under the lock).
  */
-function precheckStart(ctx: Ctx, vm: string, op: string, host: string): void {
+function precheckStart(ctx: Ctx, vm: string, op: string, host: string | undefined): void {
   const rec = read(ctx, 'VM', vm);
   const err = checkOperation(vm, rec, op);
   if (err !== undefined) throw err;
   // VM.create does not insist on VCPUs; a VM without any must not reach the driver (xapi validate_vcpus).
   if (rec.VCPUs_at_startup < 1)
     throw new ApiError('INVALID_VALUE', ['VCPUs_at_startup', String(rec.VCPUs_at_startup)]);
-  checkHost(ctx, host);
-  // Read-only transaction: it commits nothing whether or not it throws.
-  ctx.svc.db.transact((tx) => {
-    const { free } = hostFreeMemory(tx, ctx.svc, host);
-    const needed = footprint(rec);
-    if (needed > free) throw new ApiError('HOST_NOT_ENOUGH_FREE_MEMORY', [String(needed), String(free)]);
-  });
+  decideHost(ctx, vm, host);
 }
 
+/** VM.start: placed by choosePlacement, decided again under the lock and reserved at once. */
 export async function start(ctx: Ctx, vm: string, startPaused: boolean, _force: boolean): Promise<void> {
-  const host = chooseHost(ctx, vm);
-  precheckStart(ctx, vm, 'start', host);
-  return withVmOp(ctx, vm, 'start', () => boot(ctx, vm, host, startPaused));
+  precheckStart(ctx, vm, 'start', undefined);
+  return withVmOp(ctx, vm, 'start', () => boot(ctx, vm, decideHost(ctx, vm, undefined), startPaused));
 }
 
 export async function startOn(
@@ -91,28 +159,25 @@ export async function startOn(
   return withVmOp(ctx, vm, 'start_on', () => boot(ctx, vm, host, startPaused));
 }
 
-/**
- * Placement: a host that can see every SR the VM's disks are on, is live, enabled and reachable;
- * the VM's affinity host if it qualifies, else this host, else the first member that does.
- */
-function chooseHost(ctx: Ctx, vm: string): string {
-  const rec = read(ctx, 'VM', vm);
-  const srs = new Set<string>();
-  for (const vbdRef of rec.VBDs) {
-    const vbd = read(ctx, 'VBD', vbdRef);
-    if (!vbd.empty && vbd.VDI !== NULL_REF) srs.add(read(ctx, 'VDI', vbd.VDI).SR);
-  }
-  if (rec.suspend_VDI !== NULL_REF) srs.add(read(ctx, 'VDI', rec.suspend_VDI).SR);
-  const usable = hostsSeeing(ctx, [...srs]).filter((h) => {
-    try {
-      checkHost(ctx, h);
-      return true;
-    } catch {
-      return false;
-    }
+/** VM.assert_can_boot_here: the checks start_on makes on `host`, without starting anything. */
+export function assertCanBootHere(ctx: Ctx, vm: string, host: string): void {
+  read(ctx, 'VM', vm);
+  read(ctx, 'host', host);
+  decideHost(ctx, vm, host);
+}
+
+/** VM.get_possible_hosts: the hosts the VM could boot on now (start_on's checks pass). */
+export function possibleHosts(ctx: Ctx, vm: string): string[] {
+  let out: string[] = [];
+  ctx.svc.db.transact((tx) => {
+    const rec = tx.get('VM', vm) as VM | undefined;
+    if (rec === undefined) throw new ApiError('HANDLE_INVALID', ['VM', vm]);
+    const needs = vmNeeds(ctx, vm, rec);
+    out = hostViews(ctx, tx, vm, poolHosts(ctx))
+      .filter((v) => hostRefusal(v, needs) === undefined)
+      .map((v) => v.host);
   });
-  if (usable.includes(rec.affinity)) return rec.affinity;
-  return usable[0] ?? ctx.svc.hostRef;
+  return out;
 }
 
 export function pause(ctx: Ctx, vm: string): Promise<void> {
@@ -207,11 +272,23 @@ function imagePath(ctx: Ctx, vdi: string, host: string): string {
   return storage.vdiPath(rec.uuid);
 }
 
-function resumeOn(ctx: Ctx, vm: string, host: string, paused: boolean, op: string): Promise<void> {
+async function resumeOn(
+  ctx: Ctx,
+  vm: string,
+  on: string | undefined,
+  paused: boolean,
+  op: string,
+): Promise<void> {
+  // Refused before the lock, like a start, so a refused resume commits nothing.
+  const err = checkOperation(vm, read(ctx, 'VM', vm), op);
+  if (err !== undefined) throw err;
+  decideHost(ctx, vm, on);
   return withVmOp(ctx, vm, op, async (rec) => {
     const image = rec.suspend_VDI;
     if (image === NULL_REF)
       throw new ApiError('VM_BAD_POWER_STATE', [vm, 'suspended', 'suspended (no image)']);
+    // The image path is the chosen host's view of the SR, so the host is decided first.
+    const host = decideHost(ctx, vm, on);
     await boot(ctx, vm, host, paused, imagePath(ctx, image, host));
     ctx.svc.db.transact((tx) => tx.update('VM', vm, { suspend_VDI: NULL_REF }));
     await destroyVdiRecordAndFile(ctx, image);
@@ -219,7 +296,7 @@ function resumeOn(ctx: Ctx, vm: string, host: string, paused: boolean, op: strin
 }
 
 export function resume(ctx: Ctx, vm: string, startPaused: boolean, _force: boolean): Promise<void> {
-  return resumeOn(ctx, vm, chooseHost(ctx, vm), startPaused, 'resume');
+  return resumeOn(ctx, vm, undefined, startPaused, 'resume');
 }
 
 export function resumeOnHost(ctx: Ctx, vm: string, host: string, startPaused: boolean, _force: boolean) {

@@ -133,6 +133,7 @@ const advertised = [
   'pause',
   'hard_reboot',
   'hard_shutdown',
+  'pool_migrate',
   'destroy',
   'clone',
   'copy',

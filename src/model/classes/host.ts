@@ -348,8 +348,15 @@ export const Host = defineClass({
       params: [param('host', t.ref('host'), 'The host to evacuate')],
       result: t.void,
       doc: 'Migrate all VMs off of this host, where possible.',
-      errors: ['NO_HOSTS_AVAILABLE', 'HOST_NOT_ENOUGH_FREE_MEMORY'],
+      errors: ['NO_HOSTS_AVAILABLE', 'HOST_NOT_ENOUGH_FREE_MEMORY', 'VM_REQUIRES_SR'],
       roles: 'pool-operator',
+      async: true,
+    }),
+    get_vms_which_prevent_evacuation: message({
+      params: [param('self', t.ref('host'), 'The host to query')],
+      result: t.map(t.ref('VM'), t.set(t.string)),
+      doc: 'Return a set of VMs which prevent the host being evacuated, with per-VM error codes',
+      roles: 'read-only',
       async: true,
     }),
     shutdown: message({

@@ -632,6 +632,43 @@ export const VM = defineClass({
       doc: 'Returns a list of the allowed values that a VIF device field can take',
       roles: 'read-only',
     }),
+    pool_migrate: message({
+      params: [
+        param('vm', t.ref('VM'), 'The VM to migrate'),
+        param('host', t.ref('host'), 'The target host'),
+        param(
+          'options',
+          t.map(t.string, t.string),
+          "Extra configuration operations: force, live, copy, compress. Each is a boolean option, taking 'true' or 'false' as a value. Option 'compress' controls the use of stream compression during migration.",
+        ),
+      ],
+      result: t.void,
+      doc: 'Migrate a VM to another Host.',
+      errors: [
+        'VM_BAD_POWER_STATE',
+        'OTHER_OPERATION_IN_PROGRESS',
+        'VM_IS_TEMPLATE',
+        'OPERATION_NOT_ALLOWED',
+        'VM_MISSING_PV_DRIVERS',
+      ],
+      roles: 'vm-power-admin',
+      async: true,
+    }),
+    assert_can_boot_here: message({
+      params: [param('self', t.ref('VM'), 'The VM'), param('host', t.ref('host'), 'The host')],
+      result: t.void,
+      doc: 'Returns an error if the VM could not boot on this host for some reason',
+      errors: ['HOST_NOT_ENOUGH_FREE_MEMORY', 'VM_REQUIRES_SR'],
+      roles: 'read-only',
+      async: true,
+    }),
+    get_possible_hosts: message({
+      params: [param('vm', t.ref('VM'), 'The VM')],
+      result: t.set(t.ref('host')),
+      doc: 'Return the list of hosts on which this VM may run.',
+      roles: 'read-only',
+      async: true,
+    }),
     assert_operation_valid: message({
       params: [
         param('self', t.ref('VM'), 'reference to the object'),
