@@ -192,6 +192,7 @@ describe('disk leases on a real three-host pool with a shared SR', { timeout: 18
         // Placement picks any other host that sees the SR.
         await s.m.callSession('VM.start', v2.vm, false, false);
         assert.notEqual(await s.m.callSession('VM.get_resident_on', v2.vm), hb);
+        assert.deepEqual([...watch.doubles], [], 'a VM was alive on two hosts at once');
       } finally {
         process.kill(b.handle.pid, 'SIGCONT');
       }
