@@ -14,3 +14,42 @@ export function vmFields(name: string): Record<string, unknown> {
     VCPUs_at_startup: 1,
   };
 }
+
+/** Anything that makes XenAPI calls with its session (XapiClient). */
+interface SessionCaller {
+  callSession(method: string, ...params: unknown[]): Promise<unknown>;
+}
+
+/**
+ * A small VM (vmFields) with one read-write 64 MiB disk on `sr` as its first drive. Returns the
+ * VM's and the VDI's refs and the VM's uuid.
+ */
+export async function makeVmWithDisk(
+  c: SessionCaller,
+  name: string,
+  sr: string,
+): Promise<{ vm: string; vdi: string; uuid: string }> {
+  const vm = (await c.callSession('VM.create', vmFields(name))) as string;
+  const vdi = (await c.callSession('VDI.create', {
+    name_label: `${name} disk`,
+    SR: sr,
+    virtual_size: 64 * MiB,
+    type: 'user',
+    sharable: false,
+    read_only: false,
+    other_config: {},
+  })) as string;
+  await c.callSession('VBD.create', {
+    VM: vm,
+    VDI: vdi,
+    userdevice: '0',
+    bootable: true,
+    mode: 'RW',
+    type: 'Disk',
+    empty: false,
+    other_config: {},
+    qos_algorithm_type: '',
+    qos_algorithm_params: {},
+  });
+  return { vm, vdi, uuid: (await c.callSession('VM.get_uuid', vm)) as string };
+}

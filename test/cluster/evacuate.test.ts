@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { startPool, type PoolHost, type TestPool } from '../../src/testing/pool.js';
-import { vmFields } from '../../src/testing/records.js';
+import { makeVmWithDisk, vmFields } from '../../src/testing/records.js';
 import { Xe } from '../compat/xe-helpers.js';
 
 const MiB = 1024 * 1024;
@@ -145,28 +145,7 @@ describe('placement, migration and evacuation on a real three-host pool', { time
     // A VM whose disk is on b's local SR may only run on b.
     const pbds = (await m.callSession('PBD.get_all_records')) as Record<string, { host: string; SR: string }>;
     const srB = Object.values(pbds).find((p) => p.host === ref[b])?.SR ?? '';
-    const onB = await makeVm('local-b');
-    const vdi = await m.callSession('VDI.create', {
-      name_label: 'local-b disk',
-      SR: srB,
-      virtual_size: 64 * MiB,
-      type: 'user',
-      sharable: false,
-      read_only: false,
-      other_config: {},
-    });
-    await m.callSession('VBD.create', {
-      VM: onB,
-      VDI: vdi,
-      userdevice: '0',
-      bootable: true,
-      mode: 'RW',
-      type: 'Disk',
-      empty: false,
-      other_config: {},
-      qos_algorithm_type: '',
-      qos_algorithm_params: {},
-    });
+    const { vm: onB } = await makeVmWithDisk(m, 'local-b', srB);
     const e = await apiError(m.callSession('VM.start_on', onB, ref[c], false, false));
     assert.deepEqual([e.code, e.params], ['VM_REQUIRES_SR', [onB, srB]]);
     assert.deepEqual(await m.callSession('VM.get_possible_hosts', onB), [ref[b]]);

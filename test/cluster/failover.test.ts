@@ -11,7 +11,7 @@ import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { aliveDomains } from '../../src/drivers/hypervisor/sim/sim-state.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
 import { whoIsMaster, withPool, type TestPool } from '../../src/testing/pool.js';
-import { vmFields } from '../../src/testing/records.js';
+import { makeVmWithDisk, vmFields } from '../../src/testing/records.js';
 
 interface Stream {
   readonly acked: Set<string>;
@@ -333,8 +333,6 @@ describe('a two-host pool with one host down', { timeout: 120_000 }, () => {
   );
 });
 
-const MiB = 1024 * 1024;
-
 describe('VMs on pool members', { timeout: 120_000 }, () => {
   it(
     'boots a VM on the member whose SR holds its disk, stops it there, and still does after the master changes',
@@ -349,31 +347,8 @@ describe('VMs on pool members', { timeout: 120_000 }, () => {
         { host: string; SR: string }
       >;
       const localSr = (h: string) => Object.values(pbds).find((p) => p.host === h)?.SR ?? '';
-      const makeVm = async (c: XapiClient, name: string, sr: string) => {
-        const vm = (await c.callSession('VM.create', vmFields(name))) as string;
-        const vdi = (await c.callSession('VDI.create', {
-          name_label: `${name} disk`,
-          SR: sr,
-          virtual_size: 64 * MiB,
-          type: 'user',
-          sharable: false,
-          read_only: false,
-          other_config: {},
-        })) as string;
-        await c.callSession('VBD.create', {
-          VM: vm,
-          VDI: vdi,
-          userdevice: '0',
-          bootable: true,
-          mode: 'RW',
-          type: 'Disk',
-          empty: false,
-          other_config: {},
-          qos_algorithm_type: '',
-          qos_algorithm_params: {},
-        });
-        return vm;
-      };
+      const makeVm = async (c: XapiClient, name: string, sr: string) =>
+        (await makeVmWithDisk(c, name, sr)).vm;
       const onB = await makeVm(m, 'on-b', localSr(hb));
       const onA = await makeVm(m, 'on-a', localSr(ha));
       // Only b sees its local SR: the VM is placed there, and start_on elsewhere is refused.

@@ -11,9 +11,8 @@ import { aliveDomains } from '../../src/drivers/hypervisor/sim/sim-state.js';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost, type TestPool } from '../../src/testing/pool.js';
-import { vmFields } from '../../src/testing/records.js';
+import { makeVmWithDisk } from '../../src/testing/records.js';
 
-const MiB = 1024 * 1024;
 const LEASE_MS = 6000;
 const NULL_REF = 'OpaqueRef:NULL';
 
@@ -81,31 +80,7 @@ async function setup(pool: TestPool): Promise<Setup> {
   const pbds = (await m.callSession('SR.get_PBDs', sr)) as string[];
   assert.equal(pbds.length, pool.hosts.length, 'one PBD per host');
   for (const p of pbds) assert.equal(await m.callSession('PBD.get_currently_attached', p), true);
-  const makeVm = async (name: string) => {
-    const vm = (await m.callSession('VM.create', vmFields(name))) as string;
-    const vdi = (await m.callSession('VDI.create', {
-      name_label: `${name} disk`,
-      SR: sr,
-      virtual_size: 64 * MiB,
-      type: 'user',
-      sharable: false,
-      read_only: false,
-      other_config: {},
-    })) as string;
-    await m.callSession('VBD.create', {
-      VM: vm,
-      VDI: vdi,
-      userdevice: '0',
-      bootable: true,
-      mode: 'RW',
-      type: 'Disk',
-      empty: false,
-      other_config: {},
-      qos_algorithm_type: '',
-      qos_algorithm_params: {},
-    });
-    return { vm, vdi, uuid: (await m.callSession('VM.get_uuid', vm)) as string };
-  };
+  const makeVm = (name: string) => makeVmWithDisk(m, name, sr);
   return { m, sr, host, makeVm };
 }
 
