@@ -16,6 +16,8 @@ const SR = 'sr';
 interface SimEvent {
   at: number;
   seq: number;
+  /** Touches only the simulated storage: no continuation can be waiting on it. */
+  quiet?: boolean;
   /** Delivered on this host's incarnation only; postponed while the host is frozen. */
   host?: SimHost;
   incarnation?: number;
@@ -110,8 +112,8 @@ export class LeaseSim {
     if (this.tracing) this.r.trace.push(`${this.now.toFixed(0).padStart(7)} ${s}`);
   }
 
-  private schedule(delay: number, run: () => void, host?: SimHost): void {
-    const e: SimEvent = { at: this.now + Math.max(0, delay), seq: this.seq++, run };
+  private schedule(delay: number, run: () => void, host?: SimHost, quiet = false): void {
+    const e: SimEvent = { at: this.now + Math.max(0, delay), seq: this.seq++, run, quiet };
     if (host !== undefined) {
       e.host = host;
       e.incarnation = host.incarnation;
@@ -185,7 +187,7 @@ export class LeaseSim {
           const lat = this.latency();
           const at = this.rng.next() * lat;
           let snapshot: Map<string, string> | undefined;
-          this.schedule(at, () => (snapshot = new Map(this.storage.get(vdi) ?? [])));
+          this.schedule(at, () => (snapshot = new Map(this.storage.get(vdi) ?? [])), undefined, true);
           const fail = this.rng.next() < 0.03;
           this.schedule(
             lat,
@@ -214,7 +216,7 @@ export class LeaseSim {
           }
           const lat = this.latency();
           const fail = x < 0.07;
-          if (!fail || this.rng.next() < 0.5) this.schedule(this.rng.next() * lat, land);
+          if (!fail || this.rng.next() < 0.5) this.schedule(this.rng.next() * lat, land, undefined, true);
           this.schedule(lat, () => (fail ? reject(new Error('simulated write error')) : resolve()), h);
         }),
     };
@@ -403,7 +405,7 @@ export class LeaseSim {
       this.r.events++;
       e.run();
       // Let the continuations of what just happened run (deterministic: no real I/O is involved).
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (e.quiet !== true) await new Promise<void>((resolve) => setImmediate(resolve));
       this.check();
     }
     return this.r;

@@ -18,7 +18,7 @@ import {
 import type { StorageDriver } from '../../drivers/storage/driver.js';
 import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
-import { NULL_REF } from '../../model/types.js';
+import { NULL_DATE, NULL_REF } from '../../model/types.js';
 import type { Services } from '../context.js';
 
 export interface HostLeasesOptions {
@@ -315,7 +315,8 @@ export class LeaseRecords {
       const vdi = row.rec as Rec<'VDI'>;
       const h = held.get(vdi.uuid);
       if (h === undefined) {
-        if (vdi.lease_holder === host) changes.push([row.ref, { lease_holder: NULL_REF }]);
+        if (vdi.lease_holder === host)
+          changes.push([row.ref, { lease_holder: NULL_REF, lease_expires: NULL_DATE }]);
         continue;
       }
       const shownAt = parseDateTime(vdi.lease_expires);
