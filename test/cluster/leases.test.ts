@@ -1,5 +1,5 @@
 // Proves on real three-host pools with a shared SR that one VM never runs on two hosts: VMs run on
-// every host and any VM starts on any host; a frozen (SIGSTOP) host's VMs, reset by the operator,
+// every host, any VM starts on any host, evacuation and migration carry the leases; a frozen (SIGSTOP) host's VMs, reset by the operator,
 // start elsewhere only once that host's leases have expired, and the host stops those domains
 // itself when it thaws; a killed host's VMs restart elsewhere after lease expiry plus the
 // operator's reset. Every host's own domain table is watched throughout for a VM alive twice.
@@ -107,7 +107,7 @@ function slotWrittenAt(srDir: string, vdiUuid: string, hostUuid: string): number
 
 describe('disk leases on a real three-host pool with a shared SR', { timeout: 180_000 }, () => {
   it(
-    'runs VMs on every host, and starts any VM on any host',
+    'runs VMs on every host, starts any VM on any host, and evacuates and migrates VMs with their leases',
     withPool('leases-any-host', 3, async (pool) => {
       const s = await setup(pool);
       const hosts = await Promise.all(pool.hosts.map((h) => s.host(h)));
@@ -128,6 +128,20 @@ describe('disk leases on a real three-host pool with a shared SR', { timeout: 18
             (await holder(s, v.vdi)) === NULL_REF ? true : undefined,
           );
       }
+      // Evacuating a host moves its VMs, leases and all, to the others; a migration brings one back.
+      const hb = hosts[1] ?? '';
+      for (const v of vms) await s.m.callSession('VM.start_on', v.vm, hb, false, false);
+      await s.m.callSession('host.evacuate', hb);
+      for (const v of vms) {
+        assert.equal(await s.m.callSession('VM.get_power_state', v.vm), 'Running');
+        assert.notEqual(await s.m.callSession('VM.get_resident_on', v.vm), hb);
+      }
+      const back = vms[0] as (typeof vms)[0];
+      await s.m.callSession('VM.pool_migrate', back.vm, hb, {});
+      assert.equal(await s.m.callSession('VM.get_resident_on', back.vm), hb);
+      await waitFor('the migrated lease to show on the VDI', 10000, async () =>
+        (await holder(s, back.vdi)) === hb ? true : undefined,
+      );
       await watch.stop();
       assert.deepEqual([...watch.doubles], []);
       for (const v of vms) assert.equal(watch.seen.get(v.uuid)?.size, 3, 'each VM ran on each host');
