@@ -209,11 +209,20 @@ export class LeaseHost {
    * refuses at once when another host is renewing it or a newer epoch has written it.
    */
   async acquire(sr: string, vdi: string, waitMs: number): Promise<void> {
-    const k = keyOf(sr, vdi);
-    const mine = this.held.get(k);
+    const mine = this.held.get(keyOf(sr, vdi));
     if (mine !== undefined && !mine.lost) return;
-    const clock = this.o.clock;
     const epoch = this.o.epoch();
+    const seen = await this.waitUntilFree(sr, vdi, epoch, waitMs);
+    await this.claim(sr, vdi, epoch, seen);
+  }
+
+  /**
+   * Reads the disk's slots until every other host's is released or has stayed the same for
+   * `durationMs` (this host's clock, from the read that first saw it to the issue of the read
+   * that sees it again). Returns the texts of the expired slots.
+   */
+  private async waitUntilFree(sr: string, vdi: string, epoch: number, waitMs: number) {
+    const clock = this.o.clock;
     const giveUpAt = clock.monotonic() + waitMs;
     /** Per other host: the slot text first seen and when (completion of that read). */
     const seen = new Map<string, { text: string; since: number }>();
@@ -235,40 +244,42 @@ export class LeaseHost {
             slot?.epoch ?? 0,
           );
         if (s === undefined) seen.set(holder, { text, since: doneAt });
-        const since = s?.since ?? doneAt;
-        waitFor = Math.max(waitFor, since + this.t.durationMs - issuedAt);
+        waitFor = Math.max(waitFor, (s?.since ?? doneAt) + this.t.durationMs - issuedAt);
       }
-      if (waitFor <= 0) break;
-      const now = clock.monotonic();
-      if (now + waitFor > giveUpAt) {
-        const [holder, s] = [...seen.entries()].sort((a, b) => b[1].since - a[1].since)[0] ?? ['', undefined];
+      if (waitFor <= 0) return new Map([...seen].map(([h, s]) => [h, s.text]));
+      if (clock.monotonic() + waitFor > giveUpAt) {
+        const [holder] = [...seen.entries()].sort((a, b) => b[1].since - a[1].since)[0] ?? [''];
         throw new LeaseError(
           'LEASE_HELD',
           vdi,
           `host ${holder} held the lease on VDI ${vdi}; it expires in ${Math.ceil(waitFor / 1000)} s if not renewed`,
           holder,
           slots.get(holder)?.slot?.epoch ?? 0,
-          s === undefined ? -1 : waitFor,
+          waitFor,
         );
       }
       await sleep(clock, Math.min(waitFor, this.t.renewMs));
     }
-    // Claim, then look again: a racing taker or a holder that came back shows up here.
+  }
+
+  /**
+   * Writes this host's slot as held, then reads all slots again: a racing taker, or a holder that
+   * came back, shows up here, and this host backs off (releasing its claim).
+   */
+  private async claim(sr: string, vdi: string, epoch: number, expired: Map<string, string>): Promise<void> {
+    const clock = this.o.clock;
     const issuedAt = clock.monotonic();
     try {
       await this.write(sr, vdi, 'held', epoch);
     } catch (e) {
       throw new LeaseError('LEASE_IO', vdi, `cannot write the lease of ${vdi}: ${String(e)}`);
     }
-    const before = new Map([...seen].map(([h, s]) => [h, s.text]));
     let conflict: string | undefined;
     try {
       const slots = await this.read(sr, vdi);
       this.assertEpoch(vdi, slots, epoch);
-      for (const [holder, { text, slot }] of slots) {
-        if (slot?.state === 'released') continue;
-        if (before.get(holder) !== text) conflict = holder;
-      }
+      for (const [holder, { text, slot }] of slots)
+        if (slot?.state !== 'released' && expired.get(holder) !== text) conflict = holder;
     } catch (e) {
       await this.write(sr, vdi, 'released', epoch).catch(() => undefined);
       throw e;
@@ -284,7 +295,7 @@ export class LeaseHost {
         );
       throw new LeaseError('LEASE_IO', vdi, `the storage took too long to confirm the lease of ${vdi}`);
     }
-    this.held.set(k, {
+    this.held.set(keyOf(sr, vdi), {
       sr,
       vdi,
       epoch,
