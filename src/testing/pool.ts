@@ -83,7 +83,7 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
     '--ack-timeout-ms',
     String(opts.ackTimeoutMs ?? 5000),
     '--lease-duration-ms',
-    String(opts.leaseDurationMs ?? 6000),
+    String(opts.leaseDurationMs ?? 10000),
   ];
   const hosts: PoolHost[] = [];
   for (const [i, address] of addresses.entries()) {

@@ -108,136 +108,155 @@ function slotWrittenAt(srDir: string, vdiUuid: string, hostUuid: string): number
 describe('disk leases on a real three-host pool with a shared SR', { timeout: 180_000 }, () => {
   it(
     'runs VMs on every host, starts any VM on any host, and evacuates and migrates VMs with their leases',
-    withPool('leases-any-host', 3, async (pool) => {
-      const s = await setup(pool);
-      const hosts = await Promise.all(pool.hosts.map((h) => s.host(h)));
-      const vms = [await s.makeVm('v0'), await s.makeVm('v1'), await s.makeVm('v2')];
-      const watch = watchDomains(pool);
-      for (let round = 0; round < 3; round++) {
-        for (const [i, v] of vms.entries()) {
-          const target = hosts[(i + round) % 3] ?? '';
-          await s.m.callSession('VM.start_on', v.vm, target, false, false);
-          assert.equal(await s.m.callSession('VM.get_resident_on', v.vm), target);
-          await waitFor('the lease to show on the VDI', 10000, async () =>
-            (await holder(s, v.vdi)) === target ? true : undefined,
-          );
+    withPool(
+      'leases-any-host',
+      3,
+      async (pool) => {
+        const s = await setup(pool);
+        const hosts = await Promise.all(pool.hosts.map((h) => s.host(h)));
+        const vms = [await s.makeVm('v0'), await s.makeVm('v1'), await s.makeVm('v2')];
+        const watch = watchDomains(pool);
+        for (let round = 0; round < 3; round++) {
+          for (const [i, v] of vms.entries()) {
+            const target = hosts[(i + round) % 3] ?? '';
+            await s.m.callSession('VM.start_on', v.vm, target, false, false);
+            assert.equal(await s.m.callSession('VM.get_resident_on', v.vm), target);
+            await waitFor('the lease to show on the VDI', 10000, async () =>
+              (await holder(s, v.vdi)) === target ? true : undefined,
+            );
+          }
+          for (const v of vms) await s.m.callSession('VM.clean_shutdown', v.vm);
+          for (const v of vms)
+            await waitFor('the lease to be released', 10000, async () =>
+              (await holder(s, v.vdi)) === NULL_REF ? true : undefined,
+            );
         }
-        for (const v of vms) await s.m.callSession('VM.clean_shutdown', v.vm);
-        for (const v of vms)
-          await waitFor('the lease to be released', 10000, async () =>
-            (await holder(s, v.vdi)) === NULL_REF ? true : undefined,
-          );
-      }
-      // Evacuating a host moves its VMs, leases and all, to the others; a migration brings one back.
-      const hb = hosts[1] ?? '';
-      for (const v of vms) await s.m.callSession('VM.start_on', v.vm, hb, false, false);
-      await s.m.callSession('host.evacuate', hb);
-      for (const v of vms) {
-        assert.equal(await s.m.callSession('VM.get_power_state', v.vm), 'Running');
-        assert.notEqual(await s.m.callSession('VM.get_resident_on', v.vm), hb);
-      }
-      const back = vms[0] as (typeof vms)[0];
-      await s.m.callSession('VM.pool_migrate', back.vm, hb, {});
-      assert.equal(await s.m.callSession('VM.get_resident_on', back.vm), hb);
-      await waitFor('the migrated lease to show on the VDI', 10000, async () =>
-        (await holder(s, back.vdi)) === hb ? true : undefined,
-      );
-      await watch.stop();
-      assert.deepEqual([...watch.doubles], []);
-      for (const v of vms) assert.equal(watch.seen.get(v.uuid)?.size, 3, 'each VM ran on each host');
-      s.m.close();
-    }),
+        // Evacuating a host moves its VMs, leases and all, to the others; a migration brings one back.
+        const hb = hosts[1] ?? '';
+        for (const v of vms) await s.m.callSession('VM.start_on', v.vm, hb, false, false);
+        await s.m.callSession('host.evacuate', hb);
+        for (const v of vms) {
+          assert.equal(await s.m.callSession('VM.get_power_state', v.vm), 'Running');
+          assert.notEqual(await s.m.callSession('VM.get_resident_on', v.vm), hb);
+        }
+        const back = vms[0] as (typeof vms)[0];
+        await s.m.callSession('VM.pool_migrate', back.vm, hb, {});
+        assert.equal(await s.m.callSession('VM.get_resident_on', back.vm), hb);
+        await waitFor('the migrated lease to show on the VDI', 10000, async () =>
+          (await holder(s, back.vdi)) === hb ? true : undefined,
+        );
+        await watch.stop();
+        assert.deepEqual([...watch.doubles], []);
+        for (const v of vms) assert.equal(watch.seen.get(v.uuid)?.size, 3, 'each VM ran on each host');
+        s.m.close();
+      },
+      { leaseDurationMs: LEASE_MS },
+    ),
   );
 
   it(
     "starts a frozen host's VMs elsewhere only after its leases expire; the host stops them itself when it thaws",
-    withPool('leases-sigstop', 3, async (pool) => {
-      const [, b, c] = pool.hosts as [PoolHost, PoolHost, PoolHost];
-      const s = await setup(pool);
-      const [hb, hc] = [await s.host(b), await s.host(c)];
-      const v1 = await s.makeVm('frozen-1');
-      const v2 = await s.makeVm('frozen-2');
-      for (const v of [v1, v2]) await s.m.callSession('VM.start_on', v.vm, hb, false, false);
-      for (const v of [v1, v2])
-        await waitFor('b to show as the lease holder', 10000, async () =>
-          (await holder(s, v.vdi)) === hb ? true : undefined,
+    withPool(
+      'leases-sigstop',
+      3,
+      async (pool) => {
+        const [, b, c] = pool.hosts as [PoolHost, PoolHost, PoolHost];
+        const s = await setup(pool);
+        const [hb, hc] = [await s.host(b), await s.host(c)];
+        const v1 = await s.makeVm('frozen-1');
+        const v2 = await s.makeVm('frozen-2');
+        for (const v of [v1, v2]) await s.m.callSession('VM.start_on', v.vm, hb, false, false);
+        for (const v of [v1, v2])
+          await waitFor('b to show as the lease holder', 10000, async () =>
+            (await holder(s, v.vdi)) === hb ? true : undefined,
+          );
+        const watch = watchDomains(pool);
+        process.kill(b.handle.pid, 'SIGSTOP');
+        try {
+          for (const v of [v1, v2]) await resetWhenDead(s.m, v.vm);
+          // The database now says Halted; the SR still says b holds the disks. The start waits until
+          // b's lease has expired (b's slot unchanged for the lease duration), then boots on c.
+          const srDir = join(pool.dir, 'shared-sr');
+          const bUuid = (await s.m.callSession('host.get_uuid', hb)) as string;
+          const vdiUuid = (await s.m.callSession('VDI.get_uuid', v1.vdi)) as string;
+          await s.m.callSession('VM.start_on', v1.vm, hc, false, false);
+          const booted = Date.now();
+          assert.ok(
+            booted >= slotWrittenAt(srDir, vdiUuid, bUuid) + LEASE_MS * 0.95,
+            'the VM booted elsewhere before the frozen host’s lease expired',
+          );
+          assert.equal(await s.m.callSession('VM.get_resident_on', v1.vm), hc);
+          // Placement picks any other host that sees the SR.
+          await s.m.callSession('VM.start', v2.vm, false, false);
+          assert.notEqual(await s.m.callSession('VM.get_resident_on', v2.vm), hb);
+          assert.deepEqual([...watch.doubles], [], 'a VM was alive on two hosts at once');
+        } finally {
+          process.kill(b.handle.pid, 'SIGCONT');
+        }
+        // b thaws, finds its leases gone and stops those domains (its log says so).
+        const log = join(b.handle.dataDir, 'logs', 'poolstackd.log');
+        await waitFor('b to stop the domains of its lost leases', 20000, () =>
+          readFileSync(log, 'utf8').includes('disk lease lost: stopping the domain') ? true : undefined,
         );
-      const watch = watchDomains(pool);
-      process.kill(b.handle.pid, 'SIGSTOP');
-      try {
-        for (const v of [v1, v2]) await resetWhenDead(s.m, v.vm);
-        // The database now says Halted; the SR still says b holds the disks. The start waits until
-        // b's lease has expired (b's slot unchanged for the lease duration), then boots on c.
-        const srDir = join(pool.dir, 'shared-sr');
-        const bUuid = (await s.m.callSession('host.get_uuid', hb)) as string;
-        const vdiUuid = (await s.m.callSession('VDI.get_uuid', v1.vdi)) as string;
-        await s.m.callSession('VM.start_on', v1.vm, hc, false, false);
-        const booted = Date.now();
-        assert.ok(
-          booted >= slotWrittenAt(srDir, vdiUuid, bUuid) + LEASE_MS * 0.95,
-          'the VM booted elsewhere before the frozen host’s lease expired',
+        await waitFor('b to rejoin', 20000, async () => {
+          const metrics = (await s.m.callSession('host.get_metrics', hb)) as string;
+          return (await s.m.callSession('host_metrics.get_live', metrics)) === true ? true : undefined;
+        });
+        const onB = aliveDomains(join(b.handle.dataDir, 'sim', 'domains.json'), Date.now()).map(
+          (d) => d.uuid,
         );
-        assert.equal(await s.m.callSession('VM.get_resident_on', v1.vm), hc);
-        // Placement picks any other host that sees the SR.
-        await s.m.callSession('VM.start', v2.vm, false, false);
-        assert.notEqual(await s.m.callSession('VM.get_resident_on', v2.vm), hb);
+        assert.ok(!onB.includes(v1.uuid) && !onB.includes(v2.uuid), 'b no longer runs them');
+        for (const v of [v1, v2]) {
+          assert.equal(await s.m.callSession('VM.get_power_state', v.vm), 'Running');
+          const at = (await s.m.callSession('VM.get_resident_on', v.vm)) as string;
+          await waitFor('the new holder to show on the VDI', 10000, async () =>
+            (await holder(s, v.vdi)) === at ? true : undefined,
+          );
+        }
+        await watch.stop();
         assert.deepEqual([...watch.doubles], [], 'a VM was alive on two hosts at once');
-      } finally {
-        process.kill(b.handle.pid, 'SIGCONT');
-      }
-      // b thaws, finds its leases gone and stops those domains (its log says so).
-      const log = join(b.handle.dataDir, 'logs', 'poolstackd.log');
-      await waitFor('b to stop the domains of its lost leases', 20000, () =>
-        readFileSync(log, 'utf8').includes('disk lease lost: stopping the domain') ? true : undefined,
-      );
-      await waitFor('b to rejoin', 20000, async () => {
-        const metrics = (await s.m.callSession('host.get_metrics', hb)) as string;
-        return (await s.m.callSession('host_metrics.get_live', metrics)) === true ? true : undefined;
-      });
-      const onB = aliveDomains(join(b.handle.dataDir, 'sim', 'domains.json'), Date.now()).map((d) => d.uuid);
-      assert.ok(!onB.includes(v1.uuid) && !onB.includes(v2.uuid), 'b no longer runs them');
-      for (const v of [v1, v2]) {
-        assert.equal(await s.m.callSession('VM.get_power_state', v.vm), 'Running');
-        const at = (await s.m.callSession('VM.get_resident_on', v.vm)) as string;
-        await waitFor('the new holder to show on the VDI', 10000, async () =>
-          (await holder(s, v.vdi)) === at ? true : undefined,
-        );
-      }
-      await watch.stop();
-      assert.deepEqual([...watch.doubles], [], 'a VM was alive on two hosts at once');
-      for (const v of [v1, v2])
-        assert.equal(watch.seen.get(v.uuid)?.has(b.name), true, 'the watch saw b run it');
-      s.m.close();
-    }),
+        for (const v of [v1, v2])
+          assert.equal(watch.seen.get(v.uuid)?.has(b.name), true, 'the watch saw b run it');
+        s.m.close();
+      },
+      { leaseDurationMs: LEASE_MS },
+    ),
   );
 
   it(
     "restarts a killed host's VMs elsewhere after lease expiry plus the operator's reset",
-    withPool('leases-kill', 3, async (pool) => {
-      const [, b] = pool.hosts as [PoolHost, PoolHost, PoolHost];
-      const s = await setup(pool);
-      const hb = await s.host(b);
-      const v = await s.makeVm('killed');
-      await s.m.callSession('VM.start_on', v.vm, hb, false, false);
-      const watch = watchDomains(pool);
-      await b.handle.kill();
-      await resetWhenDead(s.m, v.vm);
-      await s.m.callSession('VM.start', v.vm, false, false);
-      const at = (await s.m.callSession('VM.get_resident_on', v.vm)) as string;
-      assert.notEqual(at, hb);
-      // b comes back: its domain's watchdog has fired, so it has nothing to take back.
-      await pool.restart(b);
-      await waitFor('b to rejoin', 20000, async () => {
-        const metrics = (await s.m.callSession('host.get_metrics', hb)) as string;
-        return (await s.m.callSession('host_metrics.get_live', metrics)) === true ? true : undefined;
-      });
-      const onB = aliveDomains(join(b.handle.dataDir, 'sim', 'domains.json'), Date.now()).map((d) => d.uuid);
-      assert.ok(!onB.includes(v.uuid));
-      assert.equal(await s.m.callSession('VM.get_resident_on', v.vm), at);
-      await watch.stop();
-      assert.deepEqual([...watch.doubles], []);
-      assert.equal(watch.seen.get(v.uuid)?.size, 2, 'the watch saw it on b, then on its new host');
-      s.m.close();
-    }),
+    withPool(
+      'leases-kill',
+      3,
+      async (pool) => {
+        const [, b] = pool.hosts as [PoolHost, PoolHost, PoolHost];
+        const s = await setup(pool);
+        const hb = await s.host(b);
+        const v = await s.makeVm('killed');
+        await s.m.callSession('VM.start_on', v.vm, hb, false, false);
+        const watch = watchDomains(pool);
+        await b.handle.kill();
+        await resetWhenDead(s.m, v.vm);
+        await s.m.callSession('VM.start', v.vm, false, false);
+        const at = (await s.m.callSession('VM.get_resident_on', v.vm)) as string;
+        assert.notEqual(at, hb);
+        // b comes back: its domain's watchdog has fired, so it has nothing to take back.
+        await pool.restart(b);
+        await waitFor('b to rejoin', 20000, async () => {
+          const metrics = (await s.m.callSession('host.get_metrics', hb)) as string;
+          return (await s.m.callSession('host_metrics.get_live', metrics)) === true ? true : undefined;
+        });
+        const onB = aliveDomains(join(b.handle.dataDir, 'sim', 'domains.json'), Date.now()).map(
+          (d) => d.uuid,
+        );
+        assert.ok(!onB.includes(v.uuid));
+        assert.equal(await s.m.callSession('VM.get_resident_on', v.vm), at);
+        await watch.stop();
+        assert.deepEqual([...watch.doubles], []);
+        assert.equal(watch.seen.get(v.uuid)?.size, 2, 'the watch saw it on b, then on its new host');
+        s.m.close();
+      },
+      { leaseDurationMs: LEASE_MS },
+    ),
   );
 });
