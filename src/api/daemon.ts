@@ -9,7 +9,7 @@ import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import { limits } from '../base/limits.js';
 import { defaultCoordinatorConfig, PoolCoordinator } from '../cluster/coordinator.js';
-import { LEASE_DURATION_DEFAULT_MS, leaseTiming } from '../cluster/lease.js';
+import { LEASE_DURATION_DEFAULT_MS, LEASE_DURATION_MIN_MS, leaseTiming } from '../cluster/lease.js';
 import { Db } from '../db/db.js';
 import { SqliteStore } from '../db/sqlite-store.js';
 import type { HypervisorDriver } from '../drivers/hypervisor/driver.js';
@@ -209,7 +209,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const db = new Db(store, classes, clock);
   const sim = new SimHypervisor({ stateDir: join(opts.dataDir, 'sim'), clock });
   const storage = new Map<string, StorageDriver>();
-  const timing = leaseTiming(opts.leaseDurationMs ?? LEASE_DURATION_DEFAULT_MS);
+  const leaseMs = opts.leaseDurationMs ?? LEASE_DURATION_DEFAULT_MS;
+  // Renewals every sixth of it must stay well above the storage's write latency.
+  if (!(leaseMs >= LEASE_DURATION_MIN_MS))
+    throw new Error(`--lease-duration-ms must be at least ${LEASE_DURATION_MIN_MS} (got ${leaseMs})`);
+  const timing = leaseTiming(leaseMs);
   // Every domain operation goes through the host's disk leases (docs/storage.md).
   const leases: HostLeases = new HostLeases(sim, {
     hostUuid: () => (db.get('host', svc.hostRef) as Rec<'host'> | undefined)?.uuid ?? '',

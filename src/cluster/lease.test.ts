@@ -2,7 +2,8 @@
 // a renewing holder is refused with -1, a silent holder's disk is taken only after the lease
 // duration on the taker's clock, a released disk is free at once, a newer epoch refuses an older
 // taker and makes an older holder yield, a holder that cannot renew loses its lease at half the
-// duration, and a restarted host re-adopts only its own held slots.
+// duration, and a restarted host re-adopts only its own held slots; a holder configured with a
+// longer duration than the taker's is waited for as long as its own.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FakeClock } from '../testing/fake-clock.js';
@@ -27,13 +28,13 @@ class MemorySr implements LeaseIo {
   }
 }
 
-function host(name: string, clock: FakeClock, sr: MemorySr, epoch = () => 1) {
+function host(name: string, clock: FakeClock, sr: MemorySr, epoch = () => 1, durationMs = D) {
   const lost: LeaseKey[] = [];
   let n = 0;
   const lh = new LeaseHost({
     host: name,
     clock,
-    timing: leaseTiming(D),
+    timing: leaseTiming(durationMs),
     io: () => sr,
     epoch,
     nonce: () => `${name}-${n++}`,
@@ -105,6 +106,17 @@ void describe('LeaseHost', () => {
     await a.lh.checkDeadlines();
     assert.deepEqual(a.lost, [{ sr: 'sr', vdi: 'v' }]);
     assert.equal(a.lh.validUntil('sr', 'v'), undefined);
+  });
+
+  void it("waits for the holder's own lease duration when it is the longer one", async () => {
+    const clock = new FakeClock();
+    const sr = new MemorySr();
+    const a = host(A, clock, sr, () => 1, 2 * D);
+    const b = host(B, clock, sr);
+    await a.lh.acquire('sr', 'v', 0);
+    const start = clock.monotonic();
+    await drive(clock, b.lh.acquire('sr', 'v', 4 * D));
+    assert.ok(clock.monotonic() - start >= 2 * D, `taken after ${clock.monotonic() - start} ms`);
   });
 
   void it('frees a released disk at once', async () => {

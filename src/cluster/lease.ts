@@ -39,6 +39,7 @@ export function leaseTiming(durationMs: number): LeaseTiming {
 }
 
 export const LEASE_DURATION_DEFAULT_MS = 60_000;
+export const LEASE_DURATION_MIN_MS = 3000;
 
 export interface LeaseSlot {
   holder: string;
@@ -244,7 +245,13 @@ export class LeaseHost {
             slot?.epoch ?? 0,
           );
         if (s === undefined) seen.set(holder, { text, since: doneAt });
-        waitFor = Math.max(waitFor, (s?.since ?? doneAt) + this.t.durationMs - issuedAt);
+        // The holder's own duration counts too (a slot states it), so hosts configured with
+        // different durations still never overlap.
+        const duration = Math.max(
+          this.t.durationMs,
+          slot === undefined ? 0 : slot.expiresAt - slot.writtenAt,
+        );
+        waitFor = Math.max(waitFor, (s?.since ?? doneAt) + duration - issuedAt);
       }
       if (waitFor <= 0) return new Map([...seen].map(([h, s]) => [h, s.text]));
       if (clock.monotonic() + waitFor > giveUpAt) {
