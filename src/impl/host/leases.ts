@@ -298,6 +298,8 @@ function parseReport(x: unknown): LeaseReport | undefined {
 export class LeaseRecords {
   /** The last `lost` count seen per host, to notice new losses. */
   private readonly lossesSeen = new Map<string, number>();
+  /** Per host: the leases the records were last brought in line with (by VDI uuid). */
+  private readonly shown = new Map<string, Map<string, LeaseReport['held'][number]>>();
 
   constructor(
     private readonly svc: () => Services,
@@ -309,6 +311,9 @@ export class LeaseRecords {
     const svc = this.svc();
     const report = parseReport(raw);
     if (report === undefined || svc.db.get('host', host) === undefined) return;
+    this.noticeLosses(host, report.lost);
+    // Most reports say what the records already show: skip the scan of every VDI then.
+    if (this.shownAlready(host, report)) return;
     const held = new Map(report.held.map((h) => [h.vdi, h]));
     const changes: Array<[string, Partial<Rec<'VDI'>>]> = [];
     for (const row of svc.db.all('VDI').values()) {
@@ -334,11 +339,27 @@ export class LeaseRecords {
       svc.db.transact((tx) => {
         for (const [ref, patch] of changes) tx.update('VDI', ref, patch);
       });
+    this.shown.set(host, held);
+  }
+
+  /** True when the records show this report within the tolerance (nothing to write). */
+  private shownAlready(host: string, report: LeaseReport): boolean {
+    const shown = this.shown.get(host);
+    if (shown === undefined || shown.size !== report.held.length) return false;
+    return report.held.every((h) => {
+      const s = shown.get(h.vdi);
+      return (
+        s !== undefined && s.epoch === h.epoch && Math.abs(s.expiresAt - h.expiresAt) < this.durationMs / 4
+      );
+    });
+  }
+
+  private noticeLosses(host: string, lost: number): void {
     const before = this.lossesSeen.get(host);
-    this.lossesSeen.set(host, report.lost);
-    if (before !== undefined && report.lost > before)
+    this.lossesSeen.set(host, lost);
+    if (before !== undefined && lost > before)
       this.reconcile(host).catch((e: unknown) =>
-        svc.log.warn({ host, err: String(e) }, 'could not reconcile a host that lost disk leases'),
+        this.svc().log.warn({ host, err: String(e) }, 'could not reconcile a host that lost disk leases'),
       );
   }
 }
