@@ -1,0 +1,227 @@
+// The pool database backup format (`xe pool-dump-database`, docs/recovery.md): line-delimited
+// JSON, so it can be written and read as a stream whatever the pool's size.
+//
+//   line 1      header  {"format":"poolstack-pool-dump","version":1,"schema":S,"pool":…,"master":…,
+//                        "epoch":E,"generation":G,"created":…,"rows":N}
+//   lines 2…N+1 rows    [class, ref, ctime, mtime, "<record as JSON text>"]
+//   last line   trailer {"end":true,"rows":N,"sha256":"<hex of every byte before this line>"}
+//
+// A reader knows a file that is not a dump (no header), a newer format or schema, a truncated file
+// (no trailer, or fewer rows) and a corrupted one (checksum) before it changes anything. Older
+// schemas are migrated row by row (src/model/schema.ts).
+import { createHash } from 'node:crypto';
+import { migrateRows } from '../model/schema.js';
+import type { StoredRow } from './sqlite-store.js';
+
+export const DUMP_FORMAT = 'poolstack-pool-dump';
+export const DUMP_VERSION = 1;
+
+export interface DumpHeader {
+  format: typeof DUMP_FORMAT;
+  version: number;
+  /** The datamodel's schema version the rows follow (src/model/schema.ts). */
+  schema: number;
+  /** uuids of the pool and of its master when the dump was taken. */
+  pool: string;
+  master: string;
+  epoch: number;
+  generation: number;
+  /** ISO 8601 time of the dump (the master's clock). */
+  created: string;
+  rows: number;
+}
+
+export type DumpErrorCode = 'FOREIGN' | 'UNSUPPORTED_VERSION' | 'NEWER_SCHEMA' | 'TRUNCATED' | 'CORRUPT';
+
+export class DumpError extends Error {
+  override readonly name = 'DumpError';
+  constructor(
+    readonly code: DumpErrorCode,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** One row as it travels: the stored JSON text of the record, not a re-serialisation. */
+export interface DumpRow {
+  cls: string;
+  ref: string;
+  ctime: number;
+  mtime: number;
+  text: string;
+}
+
+/**
+ * The dump as a sequence of text chunks (each a few whole lines), hashing as it goes. The rows
+ * are taken as they are given: the caller passes a consistent cut (the DB's rows are immutable).
+ */
+export function* encodeDump(
+  header: Omit<DumpHeader, 'format' | 'version' | 'rows'>,
+  rows: readonly DumpRow[],
+): Generator<string> {
+  const hash = createHash('sha256');
+  const emit = (s: string) => {
+    hash.update(s);
+    return s;
+  };
+  const full: DumpHeader = { format: DUMP_FORMAT, version: DUMP_VERSION, ...header, rows: rows.length };
+  yield emit(JSON.stringify(full) + '\n');
+  const BATCH = 1000;
+  for (let i = 0; i < rows.length; i += BATCH) {
+    let chunk = '';
+    for (const r of rows.slice(i, i + BATCH))
+      chunk += `[${JSON.stringify(r.cls)},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${JSON.stringify(r.text)}]\n`;
+    yield emit(chunk);
+  }
+  yield JSON.stringify({ end: true, rows: rows.length, sha256: hash.digest('hex') }) + '\n';
+}
+
+export interface ParsedDump {
+  header: DumpHeader;
+  rows: StoredRow[];
+}
+
+/**
+ * Reads a whole dump from its chunks (a file or a request body) and checks it completely: the
+ * caller changes nothing until this returns. `schema` is the running product's schema version.
+ */
+export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: number): Promise<ParsedDump> {
+  const hash = createHash('sha256');
+  let header: DumpHeader | undefined;
+  let trailer: Record<string, unknown> | undefined;
+  const rows: StoredRow[] = [];
+  let rest = '';
+  let lineNo = 0;
+  const take = (line: string) => {
+    lineNo++;
+    if (trailer !== undefined)
+      throw new DumpError('CORRUPT', `data after the end of the dump (line ${lineNo})`);
+    if (header === undefined) {
+      header = parseHeader(line, schema);
+      hash.update(line + '\n');
+      return;
+    }
+    if (line.startsWith('{')) {
+      trailer = parseJson(line, lineNo);
+      return;
+    }
+    hash.update(line + '\n');
+    rows.push(parseRow(line, lineNo));
+  };
+  for await (const chunk of chunks) {
+    rest += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    // One pass over the text of this chunk: lines are cut by position, the tail kept for the next.
+    let pos = 0;
+    for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n', pos)) {
+      take(rest.slice(pos, nl));
+      pos = nl + 1;
+    }
+    rest = rest.slice(pos);
+    if (header === undefined && rest.length > 4096)
+      throw new DumpError('FOREIGN', 'this is not a Poolstack pool database dump');
+  }
+  if (rest.length > 0) {
+    if (header === undefined && rest.startsWith(`{"format":"${DUMP_FORMAT}"`))
+      throw new DumpError('TRUNCATED', 'the dump ends inside its header: the file is truncated');
+    if (header === undefined) take(rest);
+    else throw new DumpError('TRUNCATED', 'the dump ends in the middle of a line: the file is truncated');
+  }
+  if (header === undefined) throw new DumpError('FOREIGN', 'the file is empty: not a pool database dump');
+  if (trailer === undefined || trailer.end !== true)
+    throw new DumpError(
+      'TRUNCATED',
+      `the dump has no end line: the file is truncated after ${rows.length} rows`,
+    );
+  if (trailer.sha256 !== hash.digest('hex'))
+    throw new DumpError('CORRUPT', 'the checksum does not match: the file is corrupted');
+  if (trailer.rows !== rows.length || header.rows !== rows.length)
+    throw new DumpError('CORRUPT', `the dump says ${header.rows} rows but holds ${rows.length}`);
+  migrateRows(rows, header.schema);
+  return { header, rows };
+}
+
+function parseJson(line: string, lineNo: number): Record<string, unknown> {
+  try {
+    const x: unknown = JSON.parse(line);
+    if (typeof x === 'object' && x !== null && !Array.isArray(x)) return x as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new DumpError('CORRUPT', `line ${lineNo} is not valid JSON`);
+}
+
+function parseHeader(line: string, schema: number): DumpHeader {
+  let x: Record<string, unknown>;
+  try {
+    x = parseJson(line, 1);
+  } catch {
+    throw new DumpError('FOREIGN', 'this is not a Poolstack pool database dump');
+  }
+  if (x.format !== DUMP_FORMAT) throw new DumpError('FOREIGN', 'this is not a Poolstack pool database dump');
+  if (x.version !== DUMP_VERSION)
+    throw new DumpError('UNSUPPORTED_VERSION', `dump format version ${String(x.version)} is not supported`);
+  const int = (k: string) => {
+    const v = x[k];
+    if (!Number.isSafeInteger(v) || (v as number) < 0)
+      throw new DumpError('CORRUPT', `the header's ${k} is invalid`);
+    return v as number;
+  };
+  const str = (k: string) => {
+    const v = x[k];
+    if (typeof v !== 'string') throw new DumpError('CORRUPT', `the header's ${k} is invalid`);
+    return v;
+  };
+  const h: DumpHeader = {
+    format: DUMP_FORMAT,
+    version: DUMP_VERSION,
+    schema: int('schema'),
+    pool: str('pool'),
+    master: str('master'),
+    epoch: int('epoch'),
+    generation: int('generation'),
+    created: str('created'),
+    rows: int('rows'),
+  };
+  if (h.schema > schema)
+    throw new DumpError(
+      'NEWER_SCHEMA',
+      `the dump has schema version ${h.schema}; this host runs ${schema}: upgrade this host first`,
+    );
+  return h;
+}
+
+function parseRow(line: string, lineNo: number): StoredRow {
+  let x: unknown;
+  try {
+    x = JSON.parse(line);
+  } catch {
+    throw new DumpError('CORRUPT', `line ${lineNo} is not valid JSON`);
+  }
+  if (!Array.isArray(x) || x.length !== 5) throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
+  const [cls, ref, ctime, mtime, text] = x as unknown[];
+  if (
+    typeof cls !== 'string' ||
+    typeof ref !== 'string' ||
+    !Number.isSafeInteger(ctime) ||
+    !Number.isSafeInteger(mtime) ||
+    typeof text !== 'string'
+  )
+    throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new DumpError('CORRUPT', `the record on line ${lineNo} is not valid JSON`);
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new DumpError('CORRUPT', `the record on line ${lineNo} is not an object`);
+  return {
+    cls,
+    ref,
+    ctime: ctime as number,
+    mtime: mtime as number,
+    body: body as Record<string, unknown>,
+    text,
+  };
+}
