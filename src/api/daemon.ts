@@ -27,6 +27,7 @@ import { sweepTasks } from '../impl/task.js';
 import { classes, type Rec } from '../model/index.js';
 import { ApiHttpServer } from '../rpc/http-server.js';
 import { ScryptAuthenticator, writePasswordHash } from './auth.js';
+import { dbTransferRoute } from './db-transfer.js';
 import { buildMethods } from './methods.js';
 import { Pipeline } from './pipeline.js';
 import { cryptoRandom, systemClock } from './system.js';
@@ -332,6 +333,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const pipeline = new Pipeline(svc, buildMethods());
   const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));
   server.addRoute((req, res) => cluster.route(req, res));
+  server.addRoute(dbTransferRoute(() => svc));
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);
   const sweeper = setInterval(() => {

@@ -213,6 +213,23 @@ export class Db {
     return out;
   }
 
+  /** The persistent rows with their stored JSON texts, and the generation they are at. */
+  dumpRows(): {
+    gen: number;
+    rows: Array<{ cls: string; ref: string; ctime: number; mtime: number; text: string }>;
+  } {
+    return {
+      gen: this.lastPersistentGen,
+      rows: this.snapshotRows().map((r) => ({
+        cls: r.cls,
+        ref: r.ref,
+        ctime: r.ctime,
+        mtime: r.mtime,
+        text: r.json ?? JSON.stringify(persistentBody(this.classes[r.cls] as ClassDef, r.rec)),
+      })),
+    };
+  }
+
   /**
    * Rows as a JSON array of `[cls, ref, ctime, mtime, body-as-JSON-text]`, the form a snapshot
    * travels in (parseSnapshotRows reads it). Built from the stored texts: a string concatenation,

@@ -117,6 +117,61 @@ export class XapiClient {
     await this.call('session.logout', [ref]);
   }
 
+  /**
+   * An HTTP transfer beside the API, as xapi has for database dumps and host backups
+   * (`GET|PUT /pool/xmldbdump?session_id=…`): resolves with the response stream once the status
+   * is 200; a failure the server reports as `{"error":[code, params…]}` becomes an XapiCallError.
+   */
+  transfer(
+    method: 'GET' | 'PUT',
+    path: string,
+    query: Record<string, string>,
+    body?: NodeJS.ReadableStream,
+  ): Promise<http.IncomingMessage> {
+    const mod = this.url.protocol === 'https:' ? https : http;
+    const qs = new URLSearchParams(query).toString();
+    return new Promise((resolve, reject) => {
+      const req = mod.request(
+        {
+          method,
+          hostname: this.url.hostname.replace(/^\[(.*)\]$/, '$1'),
+          port: this.url.port || undefined,
+          path: `${path}?${qs}`,
+          agent: this.agent,
+        },
+        (res) => {
+          if (res.statusCode === 200) {
+            resolve(res);
+            return;
+          }
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            try {
+              const e = (JSON.parse(text) as { error?: unknown }).error;
+              if (Array.isArray(e) && typeof e[0] === 'string') {
+                const [code, ...params] = e as string[];
+                reject(new XapiCallError(code ?? '', params));
+                return;
+              }
+            } catch {
+              // not a XenAPI error: reported as HTTP below
+            }
+            reject(new Error(`HTTP ${res.statusCode ?? '?'} from ${path}: ${text.slice(0, 200)}`));
+          });
+        },
+      );
+      req.on('error', reject);
+      if (body === undefined) req.end();
+      else {
+        body.on('error', (e: Error) => req.destroy(e));
+        body.pipe(req);
+      }
+    });
+  }
+
   /** Drops the idle keep-alive sockets so the process can exit. */
   close(): void {
     this.agent.destroy();

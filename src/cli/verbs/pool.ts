@@ -7,6 +7,9 @@
 // CLI says so ("Host agent will restart and … in 10. seconds..."). Poolstack changes roles in
 // the running daemon and the API call returns when the change is done, so these verbs print
 // what is true when they return, or nothing.
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { classDef } from '../../model/index.js';
 import { XapiCallError } from '../../rpc/client.js';
 import { CliError, required, type CliCtx, type Command } from '../context.js';
@@ -223,6 +226,13 @@ export function poolCommands(): Command[] {
       },
     },
     {
+      name: 'pool-dump-database',
+      reqd: ['file-name'],
+      optional: [],
+      help: 'Download a dump of the pool database.',
+      run: dumpDatabase,
+    },
+    {
       name: 'pool-sync-database',
       reqd: [],
       optional: [],
@@ -267,4 +277,22 @@ export function poolCommands(): Command[] {
       },
     },
   ];
+}
+
+/**
+ * xe pool-dump-database file-name=: the master streams the dump (GET /pool/xmldbdump) and xe
+ * writes it on this machine. It is written under a temporary name and renamed at the end, so a
+ * failed or interrupted download never leaves a file that looks like a complete backup.
+ */
+async function dumpDatabase(ctx: CliCtx): Promise<void> {
+  const file = required(ctx, 'file-name');
+  const partial = `${file}.partial`;
+  const res = await ctx.api.transfer('GET', '/pool/xmldbdump', { session_id: ctx.session });
+  try {
+    await pipeline(res, createWriteStream(partial, { mode: 0o600 }), { signal: ctx.signal });
+    await rename(partial, file);
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw e;
+  }
 }

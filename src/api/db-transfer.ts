@@ -1,0 +1,78 @@
+// HTTP transfers beside the API, at xapi's path: `GET /pool/xmldbdump?session_id=…` streams the
+// pool database as a dump (src/db/dump.ts) from the master. Errors are answered as
+// `{"error":[code, params…]}` with an HTTP error status, which XapiClient.transfer turns back into
+// the XenAPI error.
+import type http from 'node:http';
+import { encodeDump } from '../db/dump.js';
+import type { Services } from '../impl/context.js';
+import { checkSession } from '../impl/session.js';
+import { ApiError } from '../model/errors.js';
+import type { Rec } from '../model/index.js';
+import { SCHEMA_VERSION } from '../model/schema.js';
+
+export const DUMP_PATH = '/pool/xmldbdump';
+
+function fail(res: http.ServerResponse, status: number, error: string[]): void {
+  res.writeHead(status, { 'Content-Type': 'application/json' });
+  res.end(JSON.stringify({ error }));
+}
+
+/** The route handler for the HTTP server; false when the request is not for this route. */
+export function dbTransferRoute(svc: () => Services) {
+  return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== DUMP_PATH) return false;
+    void serve(svc(), url, req, res).catch((e: unknown) => {
+      if (e instanceof ApiError) {
+        if (!res.headersSent) fail(res, e.code === 'SESSION_INVALID' ? 403 : 400, [e.code, ...e.params]);
+        else res.destroy();
+        return;
+      }
+      svc().log.error({ err: String(e) }, 'database transfer failed');
+      if (!res.headersSent) fail(res, 500, ['INTERNAL_ERROR', String(e)]);
+      else res.destroy();
+    });
+    return true;
+  };
+}
+
+async function serve(
+  svc: Services,
+  url: URL,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  checkSession(svc, url.searchParams.get('session_id') ?? '');
+  if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
+  if (req.method === 'GET') return sendDump(svc, res);
+  req.resume();
+  throw new ApiError('MESSAGE_METHOD_UNKNOWN', [`${req.method ?? ''} ${DUMP_PATH}`]);
+}
+
+/** Streams a consistent cut of the pool database (the DB's rows are immutable once committed). */
+async function sendDump(svc: Services, res: http.ServerResponse): Promise<void> {
+  const { gen, rows } = svc.db.dumpRows();
+  const pool = [...svc.db.all('pool').values()][0]?.rec as Rec<'pool'> | undefined;
+  const master = svc.db.get('host', svc.hostRef) as Rec<'host'> | undefined;
+  res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
+  for (const chunk of encodeDump(
+    {
+      schema: SCHEMA_VERSION,
+      pool: pool?.uuid ?? '',
+      master: master?.uuid ?? '',
+      epoch: svc.cluster.currentEpoch,
+      generation: gen,
+      created: new Date(svc.clock.now()).toISOString(),
+    },
+    rows,
+  )) {
+    if (res.destroyed) return; // the client went away
+    if (!res.write(chunk))
+      await new Promise<void>((resolve) => {
+        res.once('drain', resolve);
+        res.once('close', resolve);
+      });
+  }
+  res.end();
+  svc.audit.info({ call: 'pool.dump_database', rows: rows.length, generation: gen }, 'pool database dumped');
+}
