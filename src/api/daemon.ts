@@ -20,6 +20,7 @@ import type { HostPower, Services } from '../impl/context.js';
 import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { HostLeases, LeaseRecords } from '../impl/host/leases.js';
+import { checkDefaultSr } from '../impl/pool/default-sr.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
 import { attachHostStorage } from '../impl/storage/sr.js';
 import { sweepSessions } from '../impl/session.js';
@@ -164,7 +165,7 @@ async function ensurePassword(passwordFile: string, rootPassword: string | undef
   await writePasswordHash(passwordFile, 'root', rootPassword);
 }
 
-type BaseServices = Omit<Services, 'hostRef' | 'cluster' | 'certificate'>;
+type BaseServices = Omit<Services, 'hostRef' | 'cluster' | 'certificate' | 'lifecycle'>;
 
 /** Everything the implementations use except the host's own ref (not known before first start). */
 function baseServices(
@@ -245,7 +246,13 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { random } = svcBase;
   const newPool = (): string => {
     const ref = firstStart(
-      { ...svcBase, hostRef: '', cluster: undefined as never, certificate: tls.cert },
+      {
+        ...svcBase,
+        hostRef: '',
+        cluster: undefined as never,
+        certificate: tls.cert,
+        lifecycle: undefined as never,
+      },
       id,
       info,
       macFrom(random),
@@ -312,7 +319,24 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ hostRef: svc.hostRef }, 'ejected from the pool: now a new one-host pool');
     },
   });
-  const svc: Services = { ...svcBase, hostRef, cluster, certificate: tls.cert };
+  const svc: Services = {
+    ...svcBase,
+    hostRef,
+    cluster,
+    certificate: tls.cert,
+    lifecycle: {
+      // After pool.restore_database: this host is the restored pool's master, in-process.
+      becomeRestoredMaster: async (ref, awaitingRejoin, minEpoch) => {
+        store.putMeta(LOCAL_HOST_KEY, ref);
+        (svc as { hostRef: string }).hostRef = ref;
+        cluster.becomeRestoredMaster(awaitingRejoin, minEpoch);
+        await attach();
+        await attachHostStorage(svc, ref);
+        await settleAsMaster();
+        checkDefaultSr(svc);
+      },
+    },
+  };
   /** A master owns its own records: its address, certificate and domains as they are now. */
   const settleAsMaster = async () => {
     await reconcile(svc, id, info);

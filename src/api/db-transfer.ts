@@ -1,9 +1,11 @@
 // HTTP transfers beside the API, at xapi's path: `GET /pool/xmldbdump?session_id=…` streams the
-// pool database as a dump (src/db/dump.ts) from the master. Errors are answered as
+// pool database as a dump (src/db/dump.ts) from the master; `PUT …&dry_run=true|false` restores
+// one (src/impl/pool/restore.ts), after reading and checking all of it. Errors are answered as
 // `{"error":[code, params…]}` with an HTTP error status, which XapiClient.transfer turns back into
 // the XenAPI error.
 import type http from 'node:http';
-import { encodeDump } from '../db/dump.js';
+import { DumpError, encodeDump, parseDump } from '../db/dump.js';
+import { dryRun, restore, restoringHost } from '../impl/pool/restore.js';
 import type { Services } from '../impl/context.js';
 import { checkSession } from '../impl/session.js';
 import { ApiError } from '../model/errors.js';
@@ -45,8 +47,36 @@ async function serve(
   checkSession(svc, url.searchParams.get('session_id') ?? '');
   if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
   if (req.method === 'GET') return sendDump(svc, res);
+  if (req.method === 'PUT') return receiveDump(svc, url.searchParams.get('dry_run') === 'true', req, res);
   req.resume();
   throw new ApiError('MESSAGE_METHOD_UNKNOWN', [`${req.method ?? ''} ${DUMP_PATH}`]);
+}
+
+/** Reads the whole dump, checks it, then answers the dry run's plan or restores it. */
+async function receiveDump(
+  svc: Services,
+  dry: boolean,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+): Promise<void> {
+  let dump;
+  try {
+    dump = await parseDump(req, SCHEMA_VERSION);
+  } catch (e) {
+    req.resume();
+    if (!(e instanceof DumpError)) throw e;
+    if (e.code === 'NEWER_SCHEMA') throw new ApiError('RESTORE_INCOMPATIBLE_VERSION', []);
+    throw new ApiError('RESTORE_INVALID_BACKUP', [e.message]);
+  }
+  const here = await restoringHost(svc);
+  const lines = dry ? dryRun(svc, dump, here) : await restore(svc, dump, here);
+  if (!dry)
+    svc.audit.info(
+      { call: 'pool.restore_database', pool: dump.header.pool, generation: dump.header.generation },
+      'pool database restored',
+    );
+  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+  res.end(lines.join('\n') + '\n');
 }
 
 /** Streams a consistent cut of the pool database (the DB's rows are immutable once committed). */

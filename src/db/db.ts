@@ -289,6 +289,44 @@ export class Db {
    */
   installSnapshot(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): void {
     assert(this.replica, 'installSnapshot on a master');
+    this.replaceState(gen, rows, meta, true);
+  }
+
+  /**
+   * Why rows from outside (a restored dump) cannot be loaded, or undefined when they can: an
+   * unknown or memory-only class, a duplicate ref, or a record that does not conform to the model
+   * once fields it lacks get their defaults. Reads only.
+   */
+  checkRows(rows: readonly StoredRow[]): string | undefined {
+    const refs = new Set<string>();
+    for (const r of rows) {
+      const def = this.classes[r.cls];
+      if (def === undefined || !def.persist) return `unknown class ${r.cls} (${r.ref})`;
+      if (refs.has(r.ref)) return `the reference ${r.ref} appears twice`;
+      refs.add(r.ref);
+      const bad = recordConforms(def, withDefaults(def, r.body), this.resolve);
+      if (bad !== undefined) return `${r.cls} ${r.ref} has an invalid field ${bad}`;
+    }
+    return undefined;
+  }
+
+  /**
+   * A master replaces its whole persistent state with `rows` (checked by checkRows) at generation
+   * `gen`, which must be above the current one, in one SQLite transaction. Memory-only classes
+   * (sessions, tasks) are kept; event tokens from before are answered from a full scan.
+   */
+  restoreAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string> = {}): void {
+    assert(!this.replica, 'restoreAll on a replica');
+    assert(gen > this.gen, `restored generation ${gen} is not above ${this.gen}`);
+    this.replaceState(gen, rows, meta, false);
+  }
+
+  private replaceState(
+    gen: number,
+    rows: readonly StoredRow[],
+    meta: Record<string, string>,
+    trusted: boolean,
+  ): void {
     this.store.replaceAll(gen, rows, { ...meta, [APPLIED_GEN_KEY]: String(gen) });
     this.lastPersistentGen = gen;
     for (const [cls, t] of this.tables) {
@@ -299,7 +337,7 @@ export class Db {
     this.gen = gen;
     this.log.length = 0;
     this.logFloor = gen;
-    this.load(rows, true);
+    this.load(rows, trusted);
     for (const w of [...this.waiters]) w();
   }
 

@@ -30,6 +30,8 @@ export interface Services {
   readonly localState: LocalState;
   /** Stops or restarts this host's daemon after the current reply is sent. */
   readonly power: HostPower;
+  /** Changes of this host's identity in the pool that the daemon carries out. */
+  readonly lifecycle: HostLifecycle;
   /** This host's pool role: replication, master changes, the other hosts. */
   readonly cluster: PoolCoordinator;
   /** This host's TLS certificate (PEM), as the pool's hosts pin it. */
@@ -39,6 +41,15 @@ export interface Services {
 export interface LocalState {
   get(key: string): string | undefined;
   put(key: string, value: string): void;
+}
+
+export interface HostLifecycle {
+  /**
+   * After a pool database restore: this host is now `hostRef` of the restored pool and its master
+   * at an epoch above `minEpoch`; `awaitingRejoin` are the other hosts, kept out of the quorum
+   * until they reconnect. Re-attaches this host's storage and checks the pool's default SR.
+   */
+  becomeRestoredMaster(hostRef: string, awaitingRejoin: readonly string[], minEpoch: number): Promise<void>;
 }
 
 export interface HostPower {

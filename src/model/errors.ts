@@ -241,6 +241,14 @@ export const errors = {
   ),
   SR_UNKNOWN_DRIVER: e(['driver'], 'The SR could not be connected because the driver was not recognised.'),
   PBD_EXISTS: e(['sr', 'host', 'pbd'], 'A PBD already exists connecting the SR to this host.'),
+  RESTORE_INCOMPATIBLE_VERSION: e(
+    [],
+    'The restore could not be performed because this backup has been created by a different (incompatible) product version',
+  ),
+  RESTORE_INVALID_BACKUP: e(
+    ['reason'],
+    'The restore could not be performed because the file is not a complete, intact Poolstack pool database dump. Nothing was changed.',
+  ),
   SR_BACKEND_FAILURE: e(['status', 'stdout', 'stderr'], 'There was an SR backend failure.'),
 } as const satisfies Record<string, ErrorDef>;
 

@@ -10,6 +10,7 @@ import {
   waitFor,
   type DaemonHandle,
 } from './daemon-process.js';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 export interface PoolHost {
@@ -28,6 +29,11 @@ export interface TestPool {
   master(timeoutMs?: number): Promise<string>;
   /** Restarts a stopped or killed host with the same command line. */
   restart(h: PoolHost): Promise<void>;
+  /**
+   * The machine is reinstalled: the host is killed, its data directory wiped, and a fresh
+   * standalone host (new identity, its own one-host pool) started at the same address and port.
+   */
+  reinstall(h: PoolHost): Promise<void>;
   stopAll(): Promise<void>;
   cleanup(): void;
 }
@@ -124,6 +130,12 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
       }),
     restart: async (h) => {
       h.handle = await h.handle.restart();
+    },
+    reinstall: async (h) => {
+      await h.handle.kill();
+      const dataDir = h.handle.dataDir;
+      rmSync(dataDir, { recursive: true, force: true });
+      h.handle = await startDaemonProcess({ name: h.name, address: h.address, dataDir, extraArgs });
     },
     stopAll: async () => {
       await Promise.all(hosts.map((h) => h.handle.stop()));

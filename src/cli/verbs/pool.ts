@@ -7,7 +7,7 @@
 // CLI says so ("Host agent will restart and … in 10. seconds..."). Poolstack changes roles in
 // the running daemon and the API call returns when the change is done, so these verbs print
 // what is true when they return, or nothing.
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { classDef } from '../../model/index.js';
@@ -233,6 +233,13 @@ export function poolCommands(): Command[] {
       run: dumpDatabase,
     },
     {
+      name: 'pool-restore-database',
+      reqd: ['file-name'],
+      optional: ['dry-run'],
+      help: 'Restore a dump of the pool database to the server.',
+      run: restoreDatabase,
+    },
+    {
       name: 'pool-sync-database',
       reqd: [],
       optional: [],
@@ -295,4 +302,32 @@ async function dumpDatabase(ctx: CliCtx): Promise<void> {
     await rm(partial, { force: true });
     throw e;
   }
+}
+
+/**
+ * xe pool-restore-database file-name= [dry-run=true] [--force]: uploads the dump to the host xe
+ * talks to (PUT /pool/xmldbdump), which checks all of it before changing anything. Without
+ * dry-run it must be forced, as in xapi; the restore happens in-process (no reboot).
+ */
+async function restoreDatabase(ctx: CliCtx): Promise<void> {
+  const file = required(ctx, 'file-name');
+  const dry = ctx.params.get('dry-run') === 'true';
+  if (!dry && !flag(ctx, 'force'))
+    throw new CliError(
+      'This operation will restore the database backup to this host, making it the master. The other hosts of the backup are kept as records, to re-join or be forgotten. This operation must be forced (use --force).',
+    );
+  const input = createReadStream(file);
+  await new Promise<void>((resolve, reject) => {
+    input.once('open', () => resolve());
+    input.once('error', (e) => reject(new CliError(`Cannot read ${file}: ${e.message}`)));
+  });
+  const res = await ctx.api.transfer(
+    'PUT',
+    '/pool/xmldbdump',
+    { session_id: ctx.session, dry_run: String(dry) },
+    input,
+  );
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  ctx.io.out(text);
 }

@@ -85,6 +85,7 @@ export async function joinPool(
     const hosts = (await call('host.get_all_records')) as Record<string, Record<string, unknown>>;
     if (Object.values(hosts).some((h) => h.uuid === me.uuid))
       throw new ApiError('OPERATION_NOT_ALLOWED', ['Host is already part of a pool']);
+    await replaceDeadHostAt(call, hosts, me.address);
     const theirs = `${String(master.API_version_major)}.${String(master.API_version_minor)}`;
     const mine = `${me.API_version_major}.${me.API_version_minor}`;
     if (theirs !== mine) throw new ApiError('POOL_JOINING_HOST_MUST_HAVE_SAME_API_VERSION', [mine, theirs]);
@@ -106,6 +107,25 @@ export async function joinPool(
     await svc.cluster.join(target, secret, certificate, rows);
   } finally {
     client.close();
+  }
+}
+
+/**
+ * A machine reinstalled after a failure joins at the address of its old, dead record (after a
+ * pool restore, or before anyone forgot it): hosts of a pool need distinct addresses, and the two
+ * cannot both run, so the old record is forgotten first (host.destroy, which refuses while VMs
+ * are resident there). A live host at that address is left for the master to refuse.
+ */
+async function replaceDeadHostAt(
+  call: (m: string, ...p: unknown[]) => Promise<unknown>,
+  hosts: Record<string, Record<string, unknown>>,
+  address: string,
+): Promise<void> {
+  for (const [ref, h] of Object.entries(hosts)) {
+    if (h.address !== address) continue;
+    const live = await call('host_metrics.get_live', h.metrics);
+    if (live === true) continue;
+    await call('host.destroy', ref);
   }
 }
 

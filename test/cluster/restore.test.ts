@@ -1,0 +1,149 @@
+// Proves the guide's "whole pool lost" procedure with Poolstack's commands on real daemons: a
+// three-host pool running VMs on a shared SR is dumped with xe pool-dump-database, every data
+// directory is destroyed, and on the reinstalled machines truncated, corrupted, foreign and
+// newer-schema files are refused with nothing changed, a dry run prints the plan and changes
+// nothing, the restore (in-process, no reboot) brings the storage and the VMs back on one host,
+// the others join, and the VMs start.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import type { XapiClient } from '../../src/rpc/client.js';
+import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
+import { withPool, type PoolHost } from '../../src/testing/pool.js';
+import { makeVmWithDisk } from '../../src/testing/records.js';
+import { Xe } from '../compat/xe-helpers.js';
+
+/** What a refused restore must leave exactly as it was. */
+async function state(c: XapiClient): Promise<string> {
+  const pools = (await c.callSession('pool.get_all_records')) as Record<string, { uuid: string }>;
+  const hosts = (await c.callSession('host.get_all_records')) as Record<string, { uuid: string }>;
+  const vms = (await c.callSession('VM.get_all_records')) as Record<string, { uuid: string; power_state: string }>;
+  const srs = (await c.callSession('SR.get_all_records')) as Record<string, { uuid: string }>;
+  return JSON.stringify({
+    pools: Object.values(pools).map((p) => p.uuid),
+    hosts: Object.values(hosts).map((h) => h.uuid),
+    vms: Object.values(vms)
+      .map((v) => `${v.uuid}:${v.power_state}`)
+      .sort(),
+    srs: Object.values(srs)
+      .map((s) => s.uuid)
+      .sort(),
+  });
+}
+
+describe('restoring a whole pool from a database dump', { timeout: 240_000 }, () => {
+  it(
+    'brings storage and VMs back on reinstalled hosts, and refuses bad files',
+    withPool('restore-whole-pool', 3, async (pool) => {
+      const [a, b, c] = pool.hosts as [PoolHost, PoolHost, PoolHost];
+      let m = await pool.client(a.address);
+      const hostRef = async (cl: XapiClient, h: PoolHost) =>
+        ((await cl.callSession('host.get_by_name_label', h.name)) as string[])[0] ?? '';
+      const sr = (await m.callSession(
+        'SR.create',
+        await hostRef(m, a),
+        { location: join(pool.dir, 'shared-sr') },
+        0,
+        'shared',
+        '',
+        'file',
+        'user',
+        true,
+        {},
+      )) as string;
+      const srUuid = (await m.callSession('SR.get_uuid', sr)) as string;
+      const [poolRef] = (await m.callSession('pool.get_all')) as string[];
+      await m.callSession('pool.set_default_SR', poolRef, sr);
+      const poolUuid = (await m.callSession('pool.get_uuid', poolRef)) as string;
+      const vms = [];
+      for (const [i, h] of [a, b, c].entries()) {
+        const v = await makeVmWithDisk(m, `vm-${i}`, sr);
+        await m.callSession('VM.start_on', v.vm, await hostRef(m, h), false, false);
+        vms.push(v);
+      }
+      const oldUuids = await Promise.all([b, c].map(async (h) => m.callSession('host.get_uuid', await hostRef(m, h))));
+      const dump = join(pool.dir, 'pool-database.dump');
+      let xe = new Xe(a.handle);
+      await xe.ok(['pool-dump-database', `file-name=${dump}`]);
+      xe.cleanup();
+      m.close();
+
+      // The whole pool is lost: every machine is reinstalled (data directories wiped).
+      for (const h of pool.hosts) await pool.reinstall(h);
+      m = await pool.client(a.address);
+      xe = new Xe(a.handle);
+      const before = await state(m);
+      const good = readFileSync(dump, 'utf8');
+      const bad: Array<[string, string, RegExp]> = [
+        ['truncated', good.slice(0, Math.floor(good.length * 0.6)), /truncated/],
+        ['corrupted', good.replace(srUuid, srUuid.replace(/^./, (x) => (x === 'a' ? 'b' : 'a'))), /corrupted/],
+        ['foreign', '<?xml version="1.0"?><database/>\n', /not a Poolstack pool database dump/],
+        ['newer', good.replace(/"schema":\d+/, '"schema":999'), /different \(incompatible\) product version/],
+      ];
+      for (const [name, text, why] of bad) {
+        const f = join(pool.dir, `${name}.dump`);
+        writeFileSync(f, text);
+        const r = await xe.run(['pool-restore-database', `file-name=${f}`, '--force']);
+        assert.equal(r.code, 1, `${name}: ${r.stdout}`);
+        assert.match(r.stdout + r.stderr, why, name);
+        assert.equal(await state(m), before, `${name}: the refused restore changed something`);
+      }
+      // Without --force the restore is refused; the dry run says what it would do and does nothing.
+      const unforced = await xe.run(['pool-restore-database', `file-name=${dump}`]);
+      assert.equal(unforced.code, 1);
+      assert.match(unforced.stdout + unforced.stderr, /must be forced/);
+      const dry = await xe.ok(['pool-restore-database', `file-name=${dump}`, 'dry-run=true']);
+      assert.match(dry, /^Dry-run backup restore successful/);
+      for (const u of oldUuids) assert.ok(dry.includes(String(u)), `the dry run names host ${String(u)} to re-join`);
+      for (const v of vms) assert.ok(dry.includes(v.uuid), `the dry run names VM ${v.uuid} as reset`);
+      assert.equal(await state(m), before, 'the dry run changed something');
+
+      // The restore, in-process: the same session keeps working.
+      const myUuid = (await m.callSession('host.get_uuid', await hostRef(m, a))) as string;
+      await xe.ok(['pool-restore-database', `file-name=${dump}`, '--force']);
+      const [restoredPool] = (await m.callSession('pool.get_all')) as string[];
+      assert.equal(await m.callSession('pool.get_uuid', restoredPool), poolUuid);
+      const me = (await m.callSession('host.get_by_uuid', myUuid)) as string;
+      assert.equal(await m.callSession('pool.get_master', restoredPool), me);
+      assert.equal(await m.callSession('pool.get_default_SR', restoredPool), sr);
+      const pbds = (await m.callSession('SR.get_PBDs', sr)) as string[];
+      const mine = [];
+      for (const p of pbds) if ((await m.callSession('PBD.get_host', p)) === me) mine.push(p);
+      assert.equal(mine.length, 1);
+      assert.equal(await m.callSession('PBD.get_currently_attached', mine[0]), true);
+      for (const v of vms) assert.equal(await m.callSession('VM.get_power_state', v.vm), 'Halted');
+      const messages = (await m.callSession('message.get_all_records')) as Record<string, { name: string }>;
+      assert.ok(!Object.values(messages).some((x) => x.name === 'DEFAULT_SR_INVALID'));
+
+      // The other reinstalled machines join the restored pool and the VMs start on every host.
+      for (const h of [b, c]) {
+        const j = await pool.client(h.address);
+        await j.callSession('pool.join', a.address, 'root', TEST_PASSWORD);
+        j.close();
+      }
+      await waitFor('the joiners to be connected', 30000, async () => {
+        const hosts = (await m.callSession('host.get_all')) as string[];
+        if (hosts.length !== 3) return undefined;
+        for (const h of [b, c]) {
+          const ref = await hostRef(m, h);
+          if (ref === '') return undefined;
+          const p = (await m.callSession('SR.get_PBDs', sr)) as string[];
+          let plugged = false;
+          for (const x of p)
+            if ((await m.callSession('PBD.get_host', x)) === ref)
+              plugged = (await m.callSession('PBD.get_currently_attached', x)) === true;
+          if (!plugged) return undefined;
+        }
+        return true;
+      });
+      for (const [i, h] of [a, b, c].entries()) {
+        const v = vms[i] as (typeof vms)[0];
+        await m.callSession('VM.start_on', v.vm, await hostRef(m, h), false, false);
+        assert.equal(await m.callSession('VM.get_power_state', v.vm), 'Running');
+      }
+      xe.cleanup();
+      m.close();
+    }),
+  );
+});
