@@ -9,10 +9,20 @@ import type { Clock, Random, Timer } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
 import { parseSnapshotRows, type Db, type RowChange } from '../db/db.js';
 import type { StoredRow } from '../db/sqlite-store.js';
-import { ApiError, errors, type ErrorCode } from '../model/errors.js';
+import { ApiError } from '../model/errors.js';
 import type { Rec } from '../model/index.js';
 import { NULL_REF } from '../model/types.js';
-import { Liveness, type LivenessConfig } from './liveness.js';
+import {
+  fromPeer,
+  K,
+  line,
+  type AgentResult,
+  type Changes,
+  type CoordinatorConfig,
+  type HostStatus,
+  type LocalKeys,
+} from './coordinator-types.js';
+import { Liveness } from './liveness.js';
 import {
   hasPoolSecret,
   lineReader,
@@ -36,27 +46,8 @@ import {
   type MasterAction,
 } from './replication.js';
 
-export interface LocalKeys {
-  get(key: string): string | undefined;
-  put(key: string, value: string): void;
-}
-
-export interface CoordinatorConfig extends LivenessConfig {
-  /** How long a write waits for its quorum before the caller is told it is not confirmed. */
-  readonly ackTimeoutMs: number;
-  /** How long one peer request may take (status probes, votes, follow). */
-  readonly peerTimeoutMs: number;
-  /** Entries kept in memory for members that reconnect (older ones get a snapshot). */
-  readonly logMax: number;
-}
-
-export const defaultCoordinatorConfig: CoordinatorConfig = {
-  heartbeatIntervalMs: 2000,
-  deadAfterMs: 15000,
-  ackTimeoutMs: 30000,
-  peerTimeoutMs: 3000,
-  logMax: 10000,
-};
+export { defaultCoordinatorConfig } from './coordinator-types.js';
+export type { AgentResult, CoordinatorConfig, HostStatus, LocalKeys } from './coordinator-types.js';
 
 export interface CoordinatorDeps {
   readonly db: Db;
@@ -85,10 +76,6 @@ export interface CoordinatorDeps {
   leasesReported?(host: string, report: unknown): void;
 }
 
-/** What a host agent answers: the driver's result, or the driver's error (kind, code, message). */
-export type AgentResult =
-  { ok: true; value: unknown } | { ok: false; kind: string; code: string; message: string };
-
 /** Peer answers carry a failed agent call as ['AGENT_ERROR', kind, code, message]. */
 class AgentRefusal extends Error {
   constructor(readonly params: string[]) {
@@ -96,36 +83,11 @@ class AgentRefusal extends Error {
   }
 }
 
-/** What a host says about itself (peer op `status`). */
-export interface HostStatus {
-  readonly host: string;
-  readonly uuid: string;
-  readonly role: 'master' | 'member';
-  /** The epoch this host follows (raised by votes and by its master's entries). */
-  readonly epoch: number;
-  /** The epoch and generation of the last entry it holds. */
-  readonly dataEpoch: number;
-  readonly gen: number;
-  /** The master it follows (its own address when master). */
-  readonly master: string;
-}
-
-type Changes = readonly RowChange[];
-
 /** A driver call on a member (a VM boot, a disk copy) may take this long. */
 const AGENT_TIMEOUT_MS = 10 * 60 * 1000;
 
 /** Rows per line of a snapshot: small enough that the member parses while the rest arrives. */
 const SNAPSHOT_BATCH_ROWS = 1000;
-
-const K = {
-  role: 'pool_role',
-  master: 'pool_master',
-  secret: 'pool_secret',
-  epoch: 'pool_epoch',
-  appliedEpoch: 'applied_epoch',
-  starts: 'epoch_starts',
-} as const;
 
 /** A member's stream as the master holds it. */
 interface FollowerStream {
@@ -1362,17 +1324,4 @@ export class PoolCoordinator {
       this.d.log.warn({ err: String(e) }, 'bookkeeping write failed');
     }
   }
-}
-
-/** A refusal a peer answered with, as the same XenAPI error here. */
-function fromPeer(e: PeerError): ApiError {
-  const code = e.code !== undefined && e.code in errors ? (e.code as ErrorCode) : 'INTERNAL_ERROR';
-  return new ApiError(
-    code,
-    code === 'INTERNAL_ERROR' && e.code !== 'INTERNAL_ERROR' ? [e.message] : e.params,
-  );
-}
-
-function line(m: unknown): string {
-  return JSON.stringify(m) + '\n';
 }
