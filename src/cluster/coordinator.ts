@@ -5,10 +5,9 @@
 // liveness.ts; this file only moves their inputs and outputs between sockets, the DB and timers.
 // See docs/replication.md.
 import type http from 'node:http';
-import type { Clock, Random, Timer } from '../base/clock.js';
+import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
-import { parseSnapshotRows, type Db, type RowChange } from '../db/db.js';
-import type { StoredRow } from '../db/sqlite-store.js';
+import type { Db, RowChange } from '../db/db.js';
 import { ApiError } from '../model/errors.js';
 import type { Rec } from '../model/index.js';
 import { NULL_REF } from '../model/types.js';
@@ -16,13 +15,16 @@ import {
   fromPeer,
   K,
   line,
+  positionMeta,
   type AgentResult,
   type Changes,
   type CoordinatorConfig,
   type HostStatus,
   type LocalKeys,
+  type PoolPosition,
 } from './coordinator-types.js';
 import { Liveness } from './liveness.js';
+import { MemberLink } from './member-link.js';
 import {
   hasPoolSecret,
   lineReader,
@@ -32,7 +34,6 @@ import {
   readJsonBody,
   sendJson,
   STREAM_PATH,
-  type StreamHandle,
 } from './peer.js';
 import {
   checkPromotion,
@@ -41,7 +42,6 @@ import {
   MemberReplica,
   nextEpoch,
   type AckMode,
-  type Entry,
   type EpochStart,
   type MasterAction,
 } from './replication.js';
@@ -104,9 +104,7 @@ interface AckWaiter {
 export class PoolCoordinator {
   readonly peers: PeerClient;
   private role: 'master' | 'member';
-  private epoch: number;
-  private starts: EpochStart[];
-  private masterAddr: string;
+  private readonly pos: PoolPosition;
   // master state
   private replicator: MasterReplicator<Changes> | undefined;
   private readonly streams = new Map<string, FollowerStream>();
@@ -122,16 +120,7 @@ export class PoolCoordinator {
   private lastProbeAt = 0;
   // member state
   private replica: MemberReplica | undefined;
-  private stream: StreamHandle | undefined;
-  private connected = false;
-  private onConnected: (() => void)[] = [];
-  /** A snapshot being received: installed at its end line. */
-  private incoming:
-    | { epoch: number; gen: number; dataEpoch: number; starts: EpochStart[]; rows: StoredRow[]; t0: number }
-    | undefined;
-  private lastHeard = 0;
-  private failures = 0;
-  private reconnectTimer: Timer | undefined;
+  private readonly link: MemberLink;
   private discovering = false;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
@@ -139,9 +128,25 @@ export class PoolCoordinator {
   constructor(private readonly d: CoordinatorDeps) {
     this.peers = new PeerClient({ secret: () => this.secret(), trusted: () => this.trustedCerts() }, d.port);
     this.role = d.local.get(K.role) === 'member' ? 'member' : 'master';
-    this.epoch = Number(d.local.get(K.epoch) ?? '0');
-    this.starts = JSON.parse(d.local.get(K.starts) ?? '[]') as EpochStart[];
-    this.masterAddr = d.local.get(K.master) ?? d.selfAddress;
+    this.pos = {
+      epoch: Number(d.local.get(K.epoch) ?? '0'),
+      starts: JSON.parse(d.local.get(K.starts) ?? '[]') as EpochStart[],
+      masterAddr: d.local.get(K.master) ?? d.selfAddress,
+    };
+    this.link = new MemberLink({
+      db: d.db,
+      clock: d.clock,
+      log: d.log,
+      config: d.config,
+      peers: this.peers,
+      hostRef: () => d.hostRef(),
+      selfAddress: d.selfAddress,
+      position: this.pos,
+      replica: () => this.replica,
+      following: () => !this.stopped && this.role === 'member',
+      discover: () => void this.discover(),
+      leaseReport: () => d.leaseReport?.(),
+    });
     d.db.onReplicatedCommit((gen, rows) => this.onCommit(gen, rows));
   }
 
@@ -153,12 +158,12 @@ export class PoolCoordinator {
 
   /** The address of the master this host follows (HOST_IS_SLAVE's parameter). */
   get masterAddress(): string {
-    return this.role === 'master' ? this.d.selfAddress : this.masterAddr;
+    return this.role === 'master' ? this.d.selfAddress : this.pos.masterAddr;
   }
 
   /** A member that has no working connection to its master (xapi's emergency mode). */
   get inEmergencyMode(): boolean {
-    return this.role === 'member' && !this.connected;
+    return this.role === 'member' && !this.link.connected;
   }
 
   /** The pool's API port: peers whose address names no port listen on it. */
@@ -167,7 +172,7 @@ export class PoolCoordinator {
   }
 
   get currentEpoch(): number {
-    return this.epoch;
+    return this.pos.epoch;
   }
 
   secret(): string {
@@ -186,7 +191,7 @@ export class PoolCoordinator {
   }
 
   private dataEpoch(): number {
-    return Number(this.d.local.get(K.appliedEpoch) ?? String(this.epoch));
+    return Number(this.d.local.get(K.appliedEpoch) ?? String(this.pos.epoch));
   }
 
   private selfHost(): Rec<'host'> | undefined {
@@ -211,8 +216,8 @@ export class PoolCoordinator {
       host: this.d.hostRef(),
       uuid: self?.uuid ?? '',
       role: this.role,
-      epoch: this.epoch,
-      dataEpoch: this.role === 'master' ? this.epoch : (this.replica?.appliedEpoch ?? this.dataEpoch()),
+      epoch: this.pos.epoch,
+      dataEpoch: this.role === 'master' ? this.pos.epoch : (this.replica?.appliedEpoch ?? this.dataEpoch()),
       gen: this.role === 'master' ? (this.replicator?.headGen ?? this.d.db.appliedGen) : this.d.db.appliedGen,
       master: this.masterAddress,
     };
@@ -221,9 +226,9 @@ export class PoolCoordinator {
   private persist(extra: Record<string, string> = {}): void {
     const kv: Record<string, string> = {
       [K.role]: this.role,
-      [K.master]: this.masterAddr,
-      [K.epoch]: String(this.epoch),
-      [K.starts]: JSON.stringify(this.starts),
+      [K.master]: this.pos.masterAddr,
+      [K.epoch]: String(this.pos.epoch),
+      [K.starts]: JSON.stringify(this.pos.starts),
       ...extra,
     };
     for (const [k, v] of Object.entries(kv)) this.d.local.put(k, v);
@@ -233,7 +238,7 @@ export class PoolCoordinator {
 
   /** Starts in the role the local state records. A fresh host is the master of a one-host pool. */
   start(): void {
-    if (this.epoch === 0) this.initStandalone();
+    if (this.pos.epoch === 0) this.initStandalone();
     if (this.role === 'master') this.startMaster();
     else this.startMember();
     if (this.ticker === undefined) {
@@ -244,12 +249,12 @@ export class PoolCoordinator {
 
   /** A one-host pool: the first epoch of slot 0 and a fresh pool secret. */
   private initStandalone(): void {
-    this.epoch = nextEpoch([], 0);
-    this.starts = [{ epoch: this.epoch, startGen: 1 }];
+    this.pos.epoch = nextEpoch([], 0);
+    this.pos.starts = [{ epoch: this.pos.epoch, startGen: 1 }];
     this.role = 'master';
-    this.masterAddr = this.d.selfAddress;
+    this.pos.masterAddr = this.d.selfAddress;
     this.persist({
-      [K.appliedEpoch]: String(this.epoch),
+      [K.appliedEpoch]: String(this.pos.epoch),
       [K.secret]: Buffer.from(this.d.random.bytes(24)).toString('hex'),
       pool_master_certificate: '',
     });
@@ -259,13 +264,7 @@ export class PoolCoordinator {
   stop(): void {
     this.stopped = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
-    if (this.reconnectTimer !== undefined) this.d.clock.clearTimeout(this.reconnectTimer);
-    const s = this.stream;
-    this.stream = undefined;
-    if (s !== undefined) {
-      s.send({ t: 'bye' });
-      s.close();
-    }
+    this.link.stop();
     for (const s of this.streams.values()) s.res.end();
     this.failAckWaiters();
     this.peers.close();
@@ -277,7 +276,7 @@ export class PoolCoordinator {
     const hosts = [...db.all('host').keys()];
     this.replicator = new MasterReplicator<Changes>(
       this.d.hostRef(),
-      this.epoch,
+      this.pos.epoch,
       db.appliedGen,
       this.dataEpoch(),
       hosts,
@@ -286,7 +285,7 @@ export class PoolCoordinator {
     );
     this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
-    this.connected = false;
+    this.link.detach();
     // A master that restarts may have been replaced meanwhile: ask the others before long.
     this.lastProbeAt = 0;
   }
@@ -297,8 +296,8 @@ export class PoolCoordinator {
     this.liveness = undefined;
     this.degraded = false;
     this.forcedOut = new Set();
-    this.replica = new MemberReplica(this.epoch, this.d.db.appliedGen, this.dataEpoch());
-    this.connect();
+    this.replica = new MemberReplica(this.pos.epoch, this.d.db.appliedGen, this.dataEpoch());
+    this.link.connect();
   }
 
   private mode(): AckMode {
@@ -354,7 +353,7 @@ export class PoolCoordinator {
   private act(actions: readonly MasterAction<Changes>[]): void {
     for (const a of actions) {
       if (a.kind === 'send')
-        this.streams.get(a.to)?.res.write(line({ t: 'entries', epoch: this.epoch, entries: a.entries }));
+        this.streams.get(a.to)?.res.write(line({ t: 'entries', epoch: this.pos.epoch, entries: a.entries }));
       else if (a.kind === 'snapshot') void this.sendSnapshot(a.to);
       else this.acknowledged(a.upToGen);
     }
@@ -391,7 +390,7 @@ export class PoolCoordinator {
    */
   async beforeWrite(): Promise<void> {
     while (this.handover !== undefined) await this.handover;
-    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const q = this.replicator?.quorum();
     if (q !== undefined && q.connected < q.needed)
       throw new ApiError('POOL_QUORUM_UNREACHABLE', [String(q.needed), String(q.connected)]);
@@ -477,19 +476,19 @@ export class PoolCoordinator {
     const host = String(m.host);
     const epoch = Number(m.epoch);
     if (this.role !== 'master' || this.replicator === undefined) {
-      res.end(line({ t: 'notmaster', epoch: this.epoch, master: this.masterAddr }));
+      res.end(line({ t: 'notmaster', epoch: this.pos.epoch, master: this.pos.masterAddr }));
       return undefined;
     }
-    if (epoch > this.epoch) {
+    if (epoch > this.pos.epoch) {
       // The member follows a newer epoch: this host is no longer the master.
-      res.end(line({ t: 'stale', epoch: this.epoch }));
-      this.d.log.warn({ epoch: this.epoch, newer: epoch }, 'a member follows a newer epoch');
+      res.end(line({ t: 'stale', epoch: this.pos.epoch }));
+      this.d.log.warn({ epoch: this.pos.epoch, newer: epoch }, 'a member follows a newer epoch');
       this.lastProbeAt = 0;
       void this.discover();
       return undefined;
     }
     if (this.d.db.get('host', host) === undefined) {
-      res.end(line({ t: 'unknown', epoch: this.epoch }));
+      res.end(line({ t: 'unknown', epoch: this.pos.epoch }));
       return undefined;
     }
     this.streams.get(host)?.res.end();
@@ -500,7 +499,7 @@ export class PoolCoordinator {
       this.showDegraded();
     }
     this.markLive(this.liveness?.heartbeat(host, this.d.clock.monotonic()) ?? []);
-    this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.starts));
+    this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.pos.starts));
     this.d
       .memberConnected(host)
       .catch((e: unknown) =>
@@ -545,7 +544,13 @@ export class PoolCoordinator {
     const t0 = this.d.clock.monotonic();
     const gen = r.headGen;
     const rows = this.d.db.snapshotRows();
-    const head = { t: 'snapshot-begin', epoch: this.epoch, gen, dataEpoch: this.epoch, starts: this.starts };
+    const head = {
+      t: 'snapshot-begin',
+      epoch: this.pos.epoch,
+      gen,
+      dataEpoch: this.pos.epoch,
+      starts: this.pos.starts,
+    };
     s.res.write(line(head));
     for (let i = 0; i < rows.length; i += SNAPSHOT_BATCH_ROWS) {
       if (s.res.destroyed || this.streams.get(to) !== s) return;
@@ -554,188 +559,12 @@ export class PoolCoordinator {
       );
       await new Promise((resolve) => setImmediate(resolve));
     }
-    s.res.write(line({ t: 'snapshot-end', epoch: this.epoch, gen }));
+    s.res.write(line({ t: 'snapshot-end', epoch: this.pos.epoch, gen }));
     const ms = Math.round(this.d.clock.monotonic() - t0);
     this.d.log.info({ to, rows: rows.length, ms }, 'sent a snapshot of the pool database');
   }
 
-  // ---- member: following the master -----------------------------------------------------
-
-  private connect(): void {
-    if (this.stopped || this.role !== 'member' || this.replica === undefined) return;
-    if (this.reconnectTimer !== undefined) {
-      this.d.clock.clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = undefined;
-    }
-    this.incoming = undefined;
-    // Detached first, so closing it is not mistaken for losing the master.
-    const old = this.stream;
-    this.stream = undefined;
-    old?.close();
-    const rep = this.replica;
-    const hello = {
-      t: 'hello',
-      host: this.d.hostRef(),
-      epoch: this.epoch,
-      dataEpoch: rep.appliedEpoch,
-      gen: rep.appliedGen,
-    };
-    const address = this.masterAddr;
-    this.lastHeard = this.d.clock.monotonic();
-    let handle: StreamHandle | undefined = undefined;
-    handle = this.peers.openStream(
-      address,
-      hello,
-      (m) => {
-        if (this.stream === handle) this.fromMaster(m as Record<string, unknown>);
-      },
-      (reason) => {
-        if (this.stream !== handle) return;
-        this.stream = undefined;
-        this.connected = false;
-        this.failures++;
-        this.d.log.info({ master: address, reason }, 'replication stream closed');
-        this.scheduleReconnect();
-      },
-      () => {
-        if (this.stream === handle) this.lastHeard = this.d.clock.monotonic();
-      },
-    );
-    this.stream = handle;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.role !== 'member' || this.reconnectTimer !== undefined) return;
-    const delay = Math.min(100 * 2 ** Math.min(this.failures, 5), this.d.config.heartbeatIntervalMs);
-    this.reconnectTimer = this.d.clock.setTimeout(() => {
-      this.reconnectTimer = undefined;
-      if (this.failures >= 2) void this.discover();
-      this.connect();
-    }, delay);
-  }
-
-  private fromMaster(m: Record<string, unknown>): void {
-    const rep = this.replica;
-    if (rep === undefined || this.stream === undefined) return;
-    this.lastHeard = this.d.clock.monotonic();
-    const epoch = Number(m.epoch);
-    if (m.t === 'ping') {
-      this.stream.send({ t: 'ping', time: this.d.clock.now() });
-      return;
-    }
-    if (typeof m.t === 'string' && m.t.startsWith('snapshot-')) {
-      this.snapshotLine(m, rep, this.stream);
-      return;
-    }
-    // Entries that overtake a snapshot in progress come again once it is installed.
-    if (m.t === 'entries' && this.incoming !== undefined) return;
-    if (m.t === 'entries') {
-      const verdict = rep.receive(epoch, m.entries as Entry<Changes>[]);
-      if (verdict.kind === 'stale') return this.dropStream('the master is from an older epoch');
-      if (verdict.kind === 'resync') return this.dropStream('entries do not follow what this host holds');
-      if (verdict.kind === 'apply') {
-        for (const e of verdict.entries) {
-          if (e.epoch !== rep.appliedEpoch) this.starts.push({ epoch: e.epoch, startGen: e.prevGen + 1 });
-          this.epoch = Math.max(this.epoch, epoch);
-          this.d.db.applyEntry(e.gen, e.changes, this.positionMeta(e.epoch));
-          rep.applied(e.epoch, e.gen);
-        }
-      }
-      this.markConnected();
-      this.stream.send({ t: 'ack', epoch, gen: rep.appliedGen });
-      return;
-    }
-    if (m.t === 'stale' || m.t === 'notmaster' || m.t === 'unknown') {
-      if (m.t === 'notmaster' && typeof m.master === 'string' && m.master !== this.d.selfAddress)
-        this.masterAddr = m.master;
-      this.dropStream(`the master answered ${String(m.t)}`);
-      void this.discover();
-    }
-  }
-
-  /** One line of a snapshot: its header, a batch of rows, or its end, where it is installed. */
-  private snapshotLine(m: Record<string, unknown>, rep: MemberReplica, stream: StreamHandle): void {
-    const epoch = Number(m.epoch);
-    if (m.t === 'snapshot-begin') {
-      if (epoch < this.epoch) return this.dropStream('the master is from an older epoch');
-      this.incoming = {
-        epoch,
-        gen: Number(m.gen),
-        dataEpoch: Number(m.dataEpoch),
-        starts: m.starts as EpochStart[],
-        rows: [],
-        t0: this.d.clock.monotonic(),
-      };
-      return;
-    }
-    if (m.t === 'snapshot-rows') {
-      this.incoming?.rows.push(...parseSnapshotRows(m.rows));
-      return;
-    }
-    if (m.t === 'snapshot-end') {
-      const snap = this.incoming;
-      this.incoming = undefined;
-      if (snap === undefined || snap.gen !== Number(m.gen)) return this.dropStream('an incomplete snapshot');
-      this.starts = snap.starts;
-      this.epoch = snap.epoch;
-      const t1 = this.d.clock.monotonic();
-      this.d.db.installSnapshot(snap.gen, snap.rows, this.positionMeta(snap.dataEpoch));
-      rep.installSnapshot(snap.epoch, snap.gen, snap.dataEpoch);
-      this.markConnected();
-      stream.send({ t: 'installed', epoch: snap.epoch, gen: snap.gen });
-      const now = this.d.clock.monotonic();
-      this.d.log.info(
-        {
-          gen: snap.gen,
-          rows: snap.rows.length,
-          receiveMs: Math.round(t1 - snap.t0),
-          installMs: Math.round(now - t1),
-        },
-        'installed a snapshot of the pool database',
-      );
-      return;
-    }
-  }
-
-  /** Local keys written atomically with each applied entry or snapshot. */
-  private positionMeta(dataEpoch: number): Record<string, string> {
-    return {
-      [K.epoch]: String(this.epoch),
-      [K.appliedEpoch]: String(dataEpoch),
-      [K.starts]: JSON.stringify(this.starts),
-      [K.master]: this.masterAddr,
-    };
-  }
-
-  private markConnected(): void {
-    this.connected = true;
-    this.failures = 0;
-    const waiting = this.onConnected;
-    this.onConnected = [];
-    for (const w of waiting) w();
-  }
-
-  /** Resolves once this member holds its master's database, or after `timeoutMs`. */
-  private connectedWithin(timeoutMs: number): Promise<void> {
-    if (this.connected) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = this.d.clock.setTimeout(resolve, timeoutMs);
-      this.onConnected.push(() => {
-        this.d.clock.clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  private dropStream(reason: string): void {
-    this.d.log.warn({ reason }, 'leaving the replication stream');
-    const s = this.stream;
-    this.stream = undefined;
-    this.connected = false;
-    s?.close();
-    this.failures++;
-    this.scheduleReconnect();
-  }
+  // ---- role changes ---------------------------------------------------------------------------
 
   /**
    * Asks every host of the pool who is master. A host that finds a master of a newer epoch than
@@ -760,7 +589,8 @@ export class PoolCoordinator {
           best = a;
       const newest = Math.max(0, ...answers.map((a) => a?.s.epoch ?? 0));
       if (best !== undefined) {
-        const newer = best.s.epoch > this.epoch || (this.role === 'member' && best.s.epoch === this.epoch);
+        const newer =
+          best.s.epoch > this.pos.epoch || (this.role === 'member' && best.s.epoch === this.pos.epoch);
         if (newer && best.address !== this.masterAddress) {
           this.d.log.warn(
             { master: best.address, epoch: best.s.epoch },
@@ -768,7 +598,7 @@ export class PoolCoordinator {
           );
           this.follow(best.address, best.s.epoch);
         }
-      } else if (this.role === 'master' && newest > this.epoch) {
+      } else if (this.role === 'master' && newest > this.pos.epoch) {
         // Replaced, but the new master does not answer: stop acknowledging anything, and follow
         // the master the host of the newest epoch names.
         const witness = answers.find((x) => x !== undefined && x.s.epoch === newest);
@@ -780,23 +610,21 @@ export class PoolCoordinator {
     }
   }
 
-  // ---- role changes ---------------------------------------------------------------------------
-
   /** Raises the epoch this host follows. A master that learns of a newer epoch steps down. */
   private adopt(epoch: number, candidate?: string): void {
-    if (epoch <= this.epoch) return;
-    this.epoch = epoch;
+    if (epoch <= this.pos.epoch) return;
+    this.pos.epoch = epoch;
     if (this.role === 'master') this.demote(candidate ?? this.d.selfAddress);
-    else if (candidate !== undefined) this.masterAddr = candidate;
+    else if (candidate !== undefined) this.pos.masterAddr = candidate;
     if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, epoch);
     this.persist();
   }
 
   private demote(master: string): void {
-    this.d.log.warn({ master, epoch: this.epoch }, 'stepping down: this host is now a member');
+    this.d.log.warn({ master, epoch: this.pos.epoch }, 'stepping down: this host is now a member');
     this.role = 'member';
-    this.masterAddr = master;
-    for (const s of this.streams.values()) s.res.end(line({ t: 'notmaster', epoch: this.epoch, master }));
+    this.pos.masterAddr = master;
+    for (const s of this.streams.values()) s.res.end(line({ t: 'notmaster', epoch: this.pos.epoch, master }));
     this.streams.clear();
     this.failAckWaiters();
     this.persist();
@@ -805,21 +633,21 @@ export class PoolCoordinator {
 
   /** Follows the master at `address` (recover-slaves, emergency-reset-master, discovery). */
   follow(address: string, epoch: number): void {
-    if (epoch < this.epoch) throw new ApiError('POOL_EPOCH_STALE', [String(epoch), String(this.epoch)]);
+    if (epoch < this.pos.epoch)
+      throw new ApiError('POOL_EPOCH_STALE', [String(epoch), String(this.pos.epoch)]);
     if (address === this.d.selfAddress) {
       if (this.role === 'master') return;
       throw new ApiError('HOST_ITS_OWN_SLAVE', []);
     }
-    this.epoch = Math.max(this.epoch, epoch);
+    this.pos.epoch = Math.max(this.pos.epoch, epoch);
     if (this.role === 'master') {
       this.demote(address);
       return;
     }
-    this.masterAddr = address;
+    this.pos.masterAddr = address;
     this.persist();
-    if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, this.epoch);
-    this.failures = 0;
-    this.connect();
+    if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, this.pos.epoch);
+    this.link.connectAfresh();
   }
 
   /**
@@ -837,10 +665,10 @@ export class PoolCoordinator {
       throw new ApiError('HA_ABORT_NEW_MASTER', [`this host holds generation ${me.gen}, not ${expect.gen}`]);
     if (!force && !designated) {
       const answer = await this.peers
-        .call<HostStatus>(this.masterAddr, 'status', {}, this.d.config.peerTimeoutMs)
+        .call<HostStatus>(this.pos.masterAddr, 'status', {}, this.d.config.peerTimeoutMs)
         .catch(() => undefined);
-      if (answer !== undefined && answer.role === 'master' && answer.epoch >= this.epoch)
-        throw new ApiError('MASTER_STILL_ANSWERS', [this.masterAddr]);
+      if (answer !== undefined && answer.role === 'master' && answer.epoch >= this.pos.epoch)
+        throw new ApiError('MASTER_STILL_ANSWERS', [this.pos.masterAddr]);
     }
     const others = this.otherHosts();
     const slot = this.selfHost()?.epoch_slot ?? 0;
@@ -851,7 +679,7 @@ export class PoolCoordinator {
           .catch(() => undefined),
       ),
     );
-    const epoch = nextEpoch([this.epoch, ...probes.map((p) => p?.epoch ?? 0)], slot);
+    const epoch = nextEpoch([this.pos.epoch, ...probes.map((p) => p?.epoch ?? 0)], slot);
     if (!force) {
       const votes = await Promise.all(
         others.map((h) =>
@@ -896,17 +724,14 @@ export class PoolCoordinator {
   }
 
   private becomeMaster(epoch: number): void {
-    const old = this.stream;
-    this.stream = undefined;
-    old?.close();
-    this.connected = false;
+    this.link.detach();
     const db = this.d.db;
     const appliedGen = db.appliedGen;
     const oldDataEpoch = this.replica?.appliedEpoch ?? this.dataEpoch();
-    this.epoch = epoch;
-    this.starts = [...this.starts, { epoch, startGen: appliedGen + 1 }];
+    this.pos.epoch = epoch;
+    this.pos.starts = [...this.pos.starts, { epoch, startGen: appliedGen + 1 }];
     this.role = 'master';
-    this.masterAddr = this.d.selfAddress;
+    this.pos.masterAddr = this.d.selfAddress;
     db.setReplica(false);
     const hosts = [...db.all('host').keys()];
     this.replicator = new MasterReplicator<Changes>(
@@ -935,7 +760,7 @@ export class PoolCoordinator {
         [K.master]: this.d.selfAddress,
         [K.epoch]: String(epoch),
         [K.appliedEpoch]: String(epoch),
-        [K.starts]: JSON.stringify(this.starts),
+        [K.starts]: JSON.stringify(this.pos.starts),
       },
     );
     this.d.log.warn({ epoch, gen: appliedGen }, 'this host is now the pool master');
@@ -943,14 +768,14 @@ export class PoolCoordinator {
 
   /** pool.recover_slaves: points every reachable host at this master; returns those that accepted. */
   async recoverSlaves(): Promise<string[]> {
-    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const out = await Promise.all(
       this.otherHosts().map((h) =>
         this.peers
           .call(
             h.rec.address,
             'follow',
-            { master: this.d.selfAddress, epoch: this.epoch },
+            { master: this.d.selfAddress, epoch: this.pos.epoch },
             this.d.config.peerTimeoutMs,
           )
           .then(() => h.ref)
@@ -968,7 +793,7 @@ export class PoolCoordinator {
   async designate(target: string): Promise<void> {
     if (target === this.d.hostRef()) return;
     if (this.role !== 'master' || this.replicator === undefined)
-      throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+      throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     if (this.handover !== undefined)
       throw new ApiError('HA_ABORT_NEW_MASTER', ['another change of coordinator is in progress']);
     const rec = this.d.db.get('host', target) as Rec<'host'> | undefined;
@@ -985,7 +810,7 @@ export class PoolCoordinator {
         await this.peers.call(
           rec.address,
           'promote',
-          { epoch: this.epoch, gen: head },
+          { epoch: this.pos.epoch, gen: head },
           this.d.config.ackTimeoutMs,
         );
       } catch (e) {
@@ -997,7 +822,7 @@ export class PoolCoordinator {
         // A vote reached this host, so the target may be master: discovery will tell.
         void this.discover();
       }
-      if (this.role === 'master') this.follow(rec.address, this.epoch);
+      if (this.role === 'master') this.follow(rec.address, this.pos.epoch);
     } finally {
       this.handover = undefined;
       release();
@@ -1013,7 +838,7 @@ export class PoolCoordinator {
   /** pool.sync_database: resolves once every connected member holds everything committed. */
   async syncDatabase(): Promise<void> {
     const r = this.replicator;
-    if (r === undefined || this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (r === undefined || this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const head = r.headGen;
     const behind = () => [...this.streams.keys()].filter((h) => (r.progress(h)?.matchGen ?? 0) < head);
     await this.waitUntil(() => behind().length === 0, this.d.config.ackTimeoutMs);
@@ -1074,23 +899,22 @@ export class PoolCoordinator {
     this.replicator = undefined;
     this.liveness = undefined;
     this.role = 'member';
-    this.masterAddr = master;
-    this.epoch = joined.epoch;
-    this.starts = [];
+    this.pos.masterAddr = master;
+    this.pos.epoch = joined.epoch;
+    this.pos.starts = [];
     this.d.db.setReplica(true, 0);
     // Everything this host held is replaced by the pool's database (which now holds its records).
-    this.d.db.installSnapshot(0, [], { ...this.positionMeta(0), [K.role]: 'member' });
+    this.d.db.installSnapshot(0, [], { ...positionMeta(this.pos, 0), [K.role]: 'member' });
     this.persist({ [K.appliedEpoch]: '0' });
-    this.replica = new MemberReplica(this.epoch, 0, 0);
-    this.failures = 0;
-    this.connect();
+    this.replica = new MemberReplica(this.pos.epoch, 0, 0);
+    this.link.connectAfresh();
     // pool.join returns once this host holds the pool's database (it keeps trying after that).
-    await this.connectedWithin(this.d.config.ackTimeoutMs * 4);
+    await this.link.connectedWithin(this.d.config.ackTimeoutMs * 4);
   }
 
   /** The master's side of a join: the joiner's records go in, in one transaction. */
   private admit(rows: RowChange[]): { epoch: number } {
-    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const used = new Set([...this.d.db.all('host').values()].map((r) => (r.rec as Rec<'host'>).epoch_slot));
     let slot = 0;
     while (used.has(slot)) slot++;
@@ -1111,7 +935,7 @@ export class PoolCoordinator {
         tx.create(r.cls, r.ref, r.cls === 'host' ? { ...r.body, epoch_slot: slot } : r.body);
       }
     });
-    return { epoch: this.epoch };
+    return { epoch: this.pos.epoch };
   }
 
   // ---- peer requests --------------------------------------------------------------------------
@@ -1144,7 +968,8 @@ export class PoolCoordinator {
         return this.status();
       case 'vote': {
         const epoch = Number(b.epoch);
-        if (epoch > this.epoch) this.adopt(epoch, typeof b.candidate === 'string' ? b.candidate : undefined);
+        if (epoch > this.pos.epoch)
+          this.adopt(epoch, typeof b.candidate === 'string' ? b.candidate : undefined);
         return this.status();
       }
       case 'follow':
@@ -1176,10 +1001,7 @@ export class PoolCoordinator {
   }
 
   private async resetStandalone(): Promise<void> {
-    const old = this.stream;
-    this.stream = undefined;
-    old?.close();
-    this.connected = false;
+    this.link.detach();
     this.replica = undefined;
     this.d.db.setReplica(true, 0);
     this.d.db.installSnapshot(0, [], {});
@@ -1195,12 +1017,10 @@ export class PoolCoordinator {
     if (this.stopped) return;
     const now = this.d.clock.monotonic();
     if (this.role === 'member') {
-      this.stream?.send({ t: 'ping', time: this.d.clock.now(), leases: this.d.leaseReport?.() });
-      if (this.stream !== undefined && now - this.lastHeard > this.d.config.deadAfterMs)
-        this.dropStream('no word from the master');
+      this.link.tick(now);
       return;
     }
-    for (const s of this.streams.values()) s.res.write(line({ t: 'ping', epoch: this.epoch }));
+    for (const s of this.streams.values()) s.res.write(line({ t: 'ping', epoch: this.pos.epoch }));
     this.liveness?.tick(now);
     this.syncLiveFlags();
     this.updateReplicaStatus(now);
@@ -1230,7 +1050,7 @@ export class PoolCoordinator {
       }),
     );
     if (this.role !== 'master') return;
-    if (answers.some((a) => a !== undefined && a.epoch > this.epoch)) {
+    if (answers.some((a) => a !== undefined && a.epoch > this.pos.epoch)) {
       await this.discover();
       return;
     }
