@@ -1,6 +1,6 @@
 // What the parts of the pool coordinator (coordinator.ts, member-link.ts, master-streams.ts)
-// share: its configuration, the local keys it keeps, what a host says about itself, the position
-// in the pool's history this host holds, and the small helpers of the stream and peer protocols.
+// share: its configuration, the local keys it keeps, what a host says about itself, and the
+// position in the pool's history this host holds; and how a peer's refusal reads here.
 import type { RowChange } from '../db/db.js';
 import { ApiError, errors, type ErrorCode } from '../model/errors.js';
 import type { LivenessConfig } from './liveness.js';
@@ -88,9 +88,4 @@ export function fromPeer(e: PeerError): ApiError {
     code,
     code === 'INTERNAL_ERROR' && e.code !== 'INTERNAL_ERROR' ? [e.message] : e.params,
   );
-}
-
-/** One message of the replication stream, as newline-delimited JSON. */
-export function line(m: unknown): string {
-  return JSON.stringify(m) + '\n';
 }

@@ -14,7 +14,6 @@ import { NULL_REF } from '../model/types.js';
 import {
   fromPeer,
   K,
-  line,
   positionMeta,
   type AgentResult,
   type Changes,
@@ -24,10 +23,10 @@ import {
   type PoolPosition,
 } from './coordinator-types.js';
 import { Liveness } from './liveness.js';
+import { MasterStreams } from './master-streams.js';
 import { MemberLink } from './member-link.js';
 import {
   hasPoolSecret,
-  lineReader,
   PEER_PATH,
   PeerClient,
   PeerError,
@@ -86,15 +85,6 @@ class AgentRefusal extends Error {
 /** A driver call on a member (a VM boot, a disk copy) may take this long. */
 const AGENT_TIMEOUT_MS = 10 * 60 * 1000;
 
-/** Rows per line of a snapshot: small enough that the member parses while the rest arrives. */
-const SNAPSHOT_BATCH_ROWS = 1000;
-
-/** A member's stream as the master holds it. */
-interface FollowerStream {
-  readonly res: http.ServerResponse;
-  readonly host: string;
-}
-
 interface AckWaiter {
   readonly gen: number;
   resolve(): void;
@@ -107,7 +97,7 @@ export class PoolCoordinator {
   private readonly pos: PoolPosition;
   // master state
   private replicator: MasterReplicator<Changes> | undefined;
-  private readonly streams = new Map<string, FollowerStream>();
+  private readonly streams: MasterStreams;
   private liveness: Liveness | undefined;
   private ackWaiters: AckWaiter[] = [];
   private readonly commitTimes = new Map<number, number>();
@@ -146,6 +136,25 @@ export class PoolCoordinator {
       following: () => !this.stopped && this.role === 'member',
       discover: () => void this.discover(),
       leaseReport: () => d.leaseReport?.(),
+    });
+    this.streams = new MasterStreams({
+      db: d.db,
+      clock: d.clock,
+      log: d.log,
+      position: this.pos,
+      isMaster: () => this.role === 'master',
+      replicator: () => this.replicator,
+      liveness: () => this.liveness,
+      act: (actions) => this.act(actions),
+      markLive: (changes) => this.markLive(changes),
+      newerEpoch: () => {
+        this.lastProbeAt = 0;
+        void this.discover();
+      },
+      rejoined: (host) => this.rejoined(host),
+      holdsDatabase: (host) => this.holdsDatabase(host),
+      memberConnected: (host) => d.memberConnected(host),
+      leasesReported: (host, report) => d.leasesReported?.(host, report),
     });
     d.db.onReplicatedCommit((gen, rows) => this.onCommit(gen, rows));
   }
@@ -265,7 +274,7 @@ export class PoolCoordinator {
     this.stopped = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
     this.link.stop();
-    for (const s of this.streams.values()) s.res.end();
+    this.streams.endAll();
     this.failAckWaiters();
     this.peers.close();
   }
@@ -340,21 +349,30 @@ export class PoolCoordinator {
     if (r === undefined) return [];
     const hosts = [...this.d.db.all('host').keys()];
     this.liveness?.setHosts(this.others(hosts), this.d.clock.monotonic());
-    for (const [id, s] of this.streams)
-      if (!hosts.includes(id)) {
-        s.res.end();
-        this.streams.delete(id);
-      }
+    this.streams.keepOnly(hosts);
     const excluded = new Set([...this.forcedOut, ...this.learners].filter((h) => hosts.includes(h)));
     if (this.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
     return r.setMembers(hosts, excluded);
   }
 
+  /** A member streams again: a host a forced promotion left out is back in the quorum. */
+  private rejoined(host: string): void {
+    if (this.forcedOut.delete(host)) {
+      this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
+      this.act(this.refreshMembers());
+      this.showDegraded();
+    }
+  }
+
+  /** A member holds the pool's database: a joined host now counts in the quorum. */
+  private holdsDatabase(host: string): void {
+    if (this.learners.delete(host)) this.act(this.refreshMembers());
+  }
+
   private act(actions: readonly MasterAction<Changes>[]): void {
     for (const a of actions) {
-      if (a.kind === 'send')
-        this.streams.get(a.to)?.res.write(line({ t: 'entries', epoch: this.pos.epoch, entries: a.entries }));
-      else if (a.kind === 'snapshot') void this.sendSnapshot(a.to);
+      if (a.kind === 'send') this.streams.send(a.to, a.entries);
+      else if (a.kind === 'snapshot') void this.streams.sendSnapshot(a.to);
       else this.acknowledged(a.upToGen);
     }
   }
@@ -422,7 +440,7 @@ export class PoolCoordinator {
     });
   }
 
-  // ---- master: the replication stream -------------------------------------------------------
+  // ---- the pool's own HTTP traffic ------------------------------------------------------------
 
   /** HTTP routes for the pool's own traffic; false when the request is not ours. */
   route(req: http.IncomingMessage, res: http.ServerResponse): boolean {
@@ -433,135 +451,9 @@ export class PoolCoordinator {
       req.resume();
       return true;
     }
-    if (path === STREAM_PATH) this.serveStream(req, res);
+    if (path === STREAM_PATH) this.streams.serve(req, res);
     else void this.servePeer(req, res);
     return true;
-  }
-
-  private serveStream(req: http.IncomingMessage, res: http.ServerResponse): void {
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
-    res.flushHeaders();
-    let host: string | undefined;
-    const close = () => {
-      if (host === undefined) return;
-      const s = this.streams.get(host);
-      if (s?.res === res) {
-        this.streams.delete(host);
-        this.replicator?.disconnect(host);
-      }
-      host = undefined;
-    };
-    req.setEncoding('utf8');
-    const feed = lineReader((m) => {
-      const msg = m as Record<string, unknown>;
-      if (host === undefined) {
-        host = this.hello(msg, res);
-        return;
-      }
-      this.fromMember(host, msg);
-    });
-    req.on('data', (chunk: string) => {
-      try {
-        feed(chunk);
-      } catch {
-        res.destroy();
-      }
-    });
-    req.on('close', close);
-    res.on('close', close);
-  }
-
-  /** A member's first line. Returns the host it is, or undefined after refusing it. */
-  private hello(m: Record<string, unknown>, res: http.ServerResponse): string | undefined {
-    const host = String(m.host);
-    const epoch = Number(m.epoch);
-    if (this.role !== 'master' || this.replicator === undefined) {
-      res.end(line({ t: 'notmaster', epoch: this.pos.epoch, master: this.pos.masterAddr }));
-      return undefined;
-    }
-    if (epoch > this.pos.epoch) {
-      // The member follows a newer epoch: this host is no longer the master.
-      res.end(line({ t: 'stale', epoch: this.pos.epoch }));
-      this.d.log.warn({ epoch: this.pos.epoch, newer: epoch }, 'a member follows a newer epoch');
-      this.lastProbeAt = 0;
-      void this.discover();
-      return undefined;
-    }
-    if (this.d.db.get('host', host) === undefined) {
-      res.end(line({ t: 'unknown', epoch: this.pos.epoch }));
-      return undefined;
-    }
-    this.streams.get(host)?.res.end();
-    this.streams.set(host, { res, host });
-    if (this.forcedOut.delete(host)) {
-      this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
-      this.act(this.refreshMembers());
-      this.showDegraded();
-    }
-    this.markLive(this.liveness?.heartbeat(host, this.d.clock.monotonic()) ?? []);
-    this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.pos.starts));
-    this.d
-      .memberConnected(host)
-      .catch((e: unknown) =>
-        this.d.log.warn({ host, err: String(e) }, 'could not reconcile the domains of a member'),
-      );
-    return host;
-  }
-
-  private fromMember(host: string, m: Record<string, unknown>): void {
-    const r = this.replicator;
-    if (r === undefined) return;
-    const now = this.d.clock.monotonic();
-    if (m.t === 'bye') {
-      this.markLive(this.liveness?.shuttingDown(host, now) ?? []);
-      return;
-    }
-    this.markLive(
-      this.liveness?.heartbeat(
-        host,
-        now,
-        typeof m.time === 'number' ? m.time : undefined,
-        this.d.clock.now(),
-      ) ?? [],
-    );
-    if (m.t === 'ping' && m.leases !== undefined) this.d.leasesReported?.(host, m.leases);
-    if (m.t === 'ack') this.act(r.ack(host, Number(m.epoch), Number(m.gen)));
-    else if (m.t === 'installed') this.act(r.snapshotInstalled(host, Number(m.gen)));
-    if ((m.t === 'ack' || m.t === 'installed') && this.learners.delete(host)) this.act(this.refreshMembers());
-  }
-
-  /**
-   * Sends the database as it is at the head: a header line, the rows in batches, an end line.
-   * The rows are taken at once (a consistent cut at `gen`) and serialised batch by batch, yielding
-   * in between, so the member parses while the rest is on its way and the master keeps serving.
-   * Entries committed meanwhile may reach the member before the end line; it drops them, and gets
-   * them again once it reports the snapshot installed.
-   */
-  private async sendSnapshot(to: string): Promise<void> {
-    const s = this.streams.get(to);
-    const r = this.replicator;
-    if (s === undefined || r === undefined) return;
-    const t0 = this.d.clock.monotonic();
-    const gen = r.headGen;
-    const rows = this.d.db.snapshotRows();
-    const head = {
-      t: 'snapshot-begin',
-      epoch: this.pos.epoch,
-      gen,
-      dataEpoch: this.pos.epoch,
-      starts: this.pos.starts,
-    };
-    s.res.write(line(head));
-    for (let i = 0; i < rows.length; i += SNAPSHOT_BATCH_ROWS) {
-      if (s.res.destroyed || this.streams.get(to) !== s) return;
-      s.res.write(
-        `{"t":"snapshot-rows","rows":${this.d.db.rowsJson(rows.slice(i, i + SNAPSHOT_BATCH_ROWS))}}\n`,
-      );
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    s.res.write(line({ t: 'snapshot-end', epoch: this.pos.epoch, gen }));
-    const ms = Math.round(this.d.clock.monotonic() - t0);
-    this.d.log.info({ to, rows: rows.length, ms }, 'sent a snapshot of the pool database');
   }
 
   // ---- role changes ---------------------------------------------------------------------------
@@ -624,8 +516,7 @@ export class PoolCoordinator {
     this.d.log.warn({ master, epoch: this.pos.epoch }, 'stepping down: this host is now a member');
     this.role = 'member';
     this.pos.masterAddr = master;
-    for (const s of this.streams.values()) s.res.end(line({ t: 'notmaster', epoch: this.pos.epoch, master }));
-    this.streams.clear();
+    this.streams.refuseAll(master);
     this.failAckWaiters();
     this.persist();
     this.startMember();
@@ -840,7 +731,7 @@ export class PoolCoordinator {
     const r = this.replicator;
     if (r === undefined || this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const head = r.headGen;
-    const behind = () => [...this.streams.keys()].filter((h) => (r.progress(h)?.matchGen ?? 0) < head);
+    const behind = () => this.streams.hosts().filter((h) => (r.progress(h)?.matchGen ?? 0) < head);
     await this.waitUntil(() => behind().length === 0, this.d.config.ackTimeoutMs);
     const late = behind();
     if (late.length > 0) throw new ApiError('CANNOT_CONTACT_HOST', [late[0] ?? '']);
@@ -1020,7 +911,7 @@ export class PoolCoordinator {
       this.link.tick(now);
       return;
     }
-    for (const s of this.streams.values()) s.res.write(line({ t: 'ping', epoch: this.pos.epoch }));
+    this.streams.pingAll();
     this.liveness?.tick(now);
     this.syncLiveFlags();
     this.updateReplicaStatus(now);
