@@ -23,17 +23,10 @@ import {
   type PoolPosition,
 } from './coordinator-types.js';
 import { Liveness } from './liveness.js';
+import { servePeer, type PeerOps } from './peer-requests.js';
 import { MasterStreams } from './master-streams.js';
 import { MemberLink } from './member-link.js';
-import {
-  hasPoolSecret,
-  PEER_PATH,
-  PeerClient,
-  PeerError,
-  readJsonBody,
-  sendJson,
-  STREAM_PATH,
-} from './peer.js';
+import { hasPoolSecret, PEER_PATH, PeerClient, PeerError, sendJson, STREAM_PATH } from './peer.js';
 import {
   checkPromotion,
   EPOCH_SLOTS,
@@ -73,13 +66,6 @@ export interface CoordinatorDeps {
   leaseReport?(): unknown;
   /** On the master: a host's lease report (its own included, every tick). */
   leasesReported?(host: string, report: unknown): void;
-}
-
-/** Peer answers carry a failed agent call as ['AGENT_ERROR', kind, code, message]. */
-class AgentRefusal extends Error {
-  constructor(readonly params: string[]) {
-    super(params.join(' '));
-  }
 }
 
 /** A driver call on a member (a VM boot, a disk copy) may take this long. */
@@ -452,7 +438,7 @@ export class PoolCoordinator {
       return true;
     }
     if (path === STREAM_PATH) this.streams.serve(req, res);
-    else void this.servePeer(req, res);
+    else void servePeer(req, res, this.peerOps);
     return true;
   }
 
@@ -831,65 +817,28 @@ export class PoolCoordinator {
 
   // ---- peer requests --------------------------------------------------------------------------
 
-  private async servePeer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    let body: Record<string, unknown>;
-    try {
-      body = (await readJsonBody(req)) as Record<string, unknown>;
-    } catch {
-      sendJson(res, 400, { ok: false, error: ['INTERNAL_ERROR', 'bad peer request'] });
-      return;
-    }
-    try {
-      const value = await this.peerOp(body);
-      sendJson(res, 200, { ok: true, value: value ?? null });
-    } catch (e) {
-      const error =
-        e instanceof ApiError
-          ? [e.code, ...e.params]
-          : e instanceof AgentRefusal
-            ? ['AGENT_ERROR', ...e.params]
-            : ['INTERNAL_ERROR', String(e)];
-      sendJson(res, 200, { ok: false, error });
-    }
-  }
-
-  private async peerOp(b: Record<string, unknown>): Promise<unknown> {
-    switch (b.op) {
-      case 'status':
-        return this.status();
-      case 'vote': {
-        const epoch = Number(b.epoch);
-        if (epoch > this.pos.epoch)
-          this.adopt(epoch, typeof b.candidate === 'string' ? b.candidate : undefined);
-        return this.status();
-      }
-      case 'follow':
-        this.follow(String(b.master), Number(b.epoch));
-        return this.status();
-      case 'promote':
-        await this.promote(false, true, { epoch: Number(b.epoch), gen: Number(b.gen) });
-        return this.status();
-      case 'admit': {
-        const out = this.admit(b.rows as RowChange[]);
-        // The joiner is not in the quorum until it holds the pool's database: the hosts already
-        // in the pool confirm its admission.
-        await this.afterWrite();
-        return out;
-      }
-      case 'agent': {
-        const r = await this.d.agent(String(b.call), Array.isArray(b.args) ? (b.args as unknown[]) : []);
-        if (!r.ok) throw new AgentRefusal([r.kind, r.code, r.message]);
-        return r.value;
-      }
-      case 'eject':
-        if (this.role === 'master') throw new ApiError('HOST_CANNOT_DESTROY_SELF', [this.d.hostRef()]);
-        // Answer first: the reset replaces this host's identity and pool secret.
-        setImmediate(() => void this.resetStandalone());
-        return this.status();
-      default:
-        throw new ApiError('MESSAGE_METHOD_UNKNOWN', [String(b.op)]);
-    }
-  }
+  /** What peers may ask of this host (peer-requests.ts decodes them and encodes the answers). */
+  private readonly peerOps: PeerOps = {
+    status: () => this.status(),
+    vote: (epoch, candidate) => {
+      if (epoch > this.pos.epoch) this.adopt(epoch, candidate);
+    },
+    follow: (master, epoch) => this.follow(master, epoch),
+    promote: (expect) => this.promote(false, true, expect),
+    admit: async (rows) => {
+      const out = this.admit(rows);
+      // The joiner is not in the quorum until it holds the pool's database: the hosts already
+      // in the pool confirm its admission.
+      await this.afterWrite();
+      return out;
+    },
+    agent: (call, args) => this.d.agent(call, args),
+    eject: () => {
+      if (this.role === 'master') throw new ApiError('HOST_CANNOT_DESTROY_SELF', [this.d.hostRef()]);
+      // Answer first: the reset replaces this host's identity and pool secret.
+      setImmediate(() => void this.resetStandalone());
+    },
+  };
 
   private async resetStandalone(): Promise<void> {
     this.link.detach();
