@@ -3,7 +3,11 @@
 // entries and acknowledges them. Role changes (join, promotion, designate, recover, eject) happen
 // in-process. The decisions themselves are the pure state machines of replication.ts and
 // liveness.ts; this file only moves their inputs and outputs between sockets, the DB and timers.
-// See docs/replication.md.
+// See docs/replication.md. This file holds the role and its changes; the parts it wires:
+//   master-streams.ts  the master's side of the members' replication streams;
+//   master-upkeep.ts   the master's bookkeeping (liveness flags, replica lag, degraded mode);
+//   member-link.ts     a member's stream to its master;
+//   peer-requests.ts   the peer ops other hosts ask of this one (status, vote, follow, …).
 import type http from 'node:http';
 import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
@@ -25,6 +29,7 @@ import {
 import { Liveness } from './liveness.js';
 import { servePeer, type PeerOps } from './peer-requests.js';
 import { MasterStreams } from './master-streams.js';
+import { MasterUpkeep } from './master-upkeep.js';
 import { MemberLink } from './member-link.js';
 import { hasPoolSecret, PEER_PATH, PeerClient, PeerError, sendJson, STREAM_PATH } from './peer.js';
 import {
@@ -84,16 +89,14 @@ export class PoolCoordinator {
   // master state
   private replicator: MasterReplicator<Changes> | undefined;
   private readonly streams: MasterStreams;
+  private readonly upkeep: MasterUpkeep;
   private liveness: Liveness | undefined;
   private ackWaiters: AckWaiter[] = [];
-  private readonly commitTimes = new Map<number, number>();
   private handover: Promise<void> | undefined;
-  private degraded = false;
   /** Hosts a forced promotion could not reach: out of the quorum until they are back. */
   private forcedOut = new Set<string>();
   /** Joined hosts that do not hold the pool's database yet: they count in the quorum once they do. */
   private learners = new Set<string>();
-  private lastProbeAt = 0;
   // member state
   private replica: MemberReplica | undefined;
   private readonly link: MemberLink;
@@ -132,15 +135,37 @@ export class PoolCoordinator {
       replicator: () => this.replicator,
       liveness: () => this.liveness,
       act: (actions) => this.act(actions),
-      markLive: (changes) => this.markLive(changes),
+      markLive: (changes) => this.upkeep.markLive(changes),
       newerEpoch: () => {
-        this.lastProbeAt = 0;
+        this.upkeep.probeSoon();
         void this.discover();
       },
       rejoined: (host) => this.rejoined(host),
       holdsDatabase: (host) => this.holdsDatabase(host),
       memberConnected: (host) => d.memberConnected(host),
       leasesReported: (host, report) => d.leasesReported?.(host, report),
+    });
+    this.upkeep = new MasterUpkeep({
+      db: d.db,
+      clock: d.clock,
+      log: d.log,
+      config: d.config,
+      peers: this.peers,
+      position: this.pos,
+      hostRef: () => d.hostRef(),
+      isMaster: () => this.role === 'master',
+      handingOver: () => this.handover !== undefined,
+      replicator: () => this.replicator,
+      liveness: () => this.liveness,
+      streaming: (host) => this.streams.has(host),
+      otherHosts: () => this.otherHosts(),
+      mode: () => this.mode(),
+      poolRec: () => this.poolRec(),
+      poolRef: () => this.poolRef(),
+      forcedOut: () => this.forcedOut.size > 0,
+      refreshMembers: () => this.act(this.refreshMembers()),
+      discover: () => this.discover(),
+      reportOwnLeases: () => d.leasesReported?.(d.hostRef(), d.leaseReport?.()),
     });
     d.db.onReplicatedCommit((gen, rows) => this.onCommit(gen, rows));
   }
@@ -282,14 +307,14 @@ export class PoolCoordinator {
     this.replica = undefined;
     this.link.detach();
     // A master that restarts may have been replaced meanwhile: ask the others before long.
-    this.lastProbeAt = 0;
+    this.upkeep.probeSoon();
   }
 
   private startMember(): void {
     this.d.db.setReplica(true, this.d.db.appliedGen);
     this.replicator = undefined;
     this.liveness = undefined;
-    this.degraded = false;
+    this.upkeep.clearDegraded();
     this.forcedOut = new Set();
     this.replica = new MemberReplica(this.pos.epoch, this.d.db.appliedGen, this.dataEpoch());
     this.link.connect();
@@ -316,12 +341,7 @@ export class PoolCoordinator {
   private onCommit(gen: number, rows: Changes): void {
     const r = this.replicator;
     if (r === undefined || this.role !== 'master') return;
-    this.commitTimes.set(gen, this.d.clock.monotonic());
-    // Bounded like the log: a member down for long shows the age of the oldest time kept.
-    if (this.commitTimes.size > this.d.config.logMax) {
-      const oldest = this.commitTimes.keys().next().value;
-      if (oldest !== undefined) this.commitTimes.delete(oldest);
-    }
+    this.upkeep.committed(gen);
     const actions = r.commit(gen, rows);
     if (rows.some((c) => c.cls === 'host' || c.cls === 'pool')) {
       actions.push(...r.setMode(this.mode()));
@@ -337,7 +357,7 @@ export class PoolCoordinator {
     this.liveness?.setHosts(this.others(hosts), this.d.clock.monotonic());
     this.streams.keepOnly(hosts);
     const excluded = new Set([...this.forcedOut, ...this.learners].filter((h) => hosts.includes(h)));
-    if (this.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
+    if (this.upkeep.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
     return r.setMembers(hosts, excluded);
   }
 
@@ -346,7 +366,7 @@ export class PoolCoordinator {
     if (this.forcedOut.delete(host)) {
       this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
       this.act(this.refreshMembers());
-      this.showDegraded();
+      this.upkeep.showDegraded();
     }
   }
 
@@ -370,7 +390,7 @@ export class PoolCoordinator {
       else keep.push(w);
     }
     this.ackWaiters = keep;
-    for (const g of this.commitTimes.keys()) if (g <= upTo) this.commitTimes.delete(g);
+    this.upkeep.acknowledged(upTo);
   }
 
   private failAckWaiters(): void {
@@ -596,7 +616,7 @@ export class PoolCoordinator {
       // until they come back (shown as pool.replication_degraded).
       this.forcedOut = new Set(others.filter((_, i) => probes[i] === undefined).map((h) => h.ref));
       this.act(this.refreshMembers());
-      this.showDegraded();
+      this.upkeep.showDegraded();
     }
   }
 
@@ -861,127 +881,6 @@ export class PoolCoordinator {
       return;
     }
     this.streams.pingAll();
-    this.liveness?.tick(now);
-    this.syncLiveFlags();
-    this.updateReplicaStatus(now);
-    this.d.leasesReported?.(this.d.hostRef(), this.d.leaseReport?.());
-    const disconnected = this.otherHosts().filter((h) => !this.streams.has(h.ref));
-    if (disconnected.length > 0 && now - this.lastProbeAt >= this.d.config.heartbeatIntervalMs * 2) {
-      this.lastProbeAt = now;
-      void this.probeAbsent(disconnected.map((h) => h.ref));
-    }
-  }
-
-  /**
-   * Asks hosts that do not stream from this master what they know: one that follows a newer epoch
-   * means this master was replaced. In a two-host pool, a member that cannot be reached at all
-   * puts the pool in degraded mode (writes acknowledged by this host alone, shown in
-   * pool.replication_degraded) rather than stopping every write; it leaves that mode when the
-   * member is back.
-   */
-  private async probeAbsent(hosts: string[]): Promise<void> {
-    const answers = await Promise.all(
-      hosts.map(async (h) => {
-        const rec = this.d.db.get('host', h) as Rec<'host'> | undefined;
-        if (rec === undefined) return undefined;
-        return this.peers
-          .call<HostStatus>(rec.address, 'status', {}, this.d.config.peerTimeoutMs)
-          .catch(() => undefined);
-      }),
-    );
-    if (this.role !== 'master') return;
-    if (answers.some((a) => a !== undefined && a.epoch > this.pos.epoch)) {
-      await this.discover();
-      return;
-    }
-    const twoHosts = this.d.db.count('host') === 2 && this.mode() === 'majority';
-    const unreachable = answers.every((a) => a === undefined);
-    const other = hosts[0];
-    const dead = other !== undefined && this.liveness?.isLive(other) === false;
-    this.setDegraded(twoHosts && unreachable && dead);
-  }
-
-  private setDegraded(on: boolean): void {
-    if (on === this.degraded) return;
-    this.degraded = on;
-    this.d.log.warn(
-      { degraded: on },
-      on ? 'two-host pool degraded: acknowledging writes alone' : 'degraded mode over',
-    );
-    this.act(this.refreshMembers());
-    this.showDegraded();
-  }
-
-  /** pool.replication_degraded: some host is left out of the quorum. */
-  private showDegraded(): void {
-    const on = this.degraded || this.forcedOut.size > 0;
-    if (this.poolRec()?.replication_degraded !== on)
-      this.safeWrite((tx) => tx.update('pool', this.poolRef(), { replication_degraded: on }));
-  }
-
-  /**
-   * Liveness events (a heartbeat after silence, a goodbye, silence past the threshold) are
-   * written to host_metrics.live at once; syncLiveFlags also mends any host whose stored flag
-   * disagrees with what this master observes (a new master inherits the old one's flags).
-   */
-  private markLive(changes: readonly { host: string; live: boolean }[]): void {
-    if (changes.length > 0) this.syncLiveFlags();
-  }
-
-  private syncLiveFlags(): void {
-    const l = this.liveness;
-    if (l === undefined || this.role !== 'master') return;
-    const self = this.d.hostRef();
-    const wrong: { metrics: string; host: string; live: boolean }[] = [];
-    for (const r of this.d.db.all('host').values()) {
-      const h = r.rec as Rec<'host'>;
-      const m = this.d.db.get('host_metrics', h.metrics) as Rec<'host_metrics'> | undefined;
-      const live = r.ref === self || l.isLive(r.ref);
-      if (m !== undefined && m.live !== live) wrong.push({ metrics: h.metrics, host: r.ref, live });
-    }
-    if (wrong.length > 0) {
-      for (const w of wrong) this.d.log.info({ host: w.host, live: w.live }, 'host liveness changed');
-      this.safeWrite((tx) => {
-        for (const w of wrong) tx.update('host_metrics', w.metrics, { live: w.live });
-      });
-    }
-    // A host that comes back ends degraded mode at once.
-    if (this.degraded && this.otherHosts().some((h) => l.isLive(h.ref))) this.setDegraded(false);
-  }
-
-  private updateReplicaStatus(now: number): void {
-    const r = this.replicator;
-    // A one-host pool has no replicas to report (and refreshing its own would be a write per tick).
-    if (r === undefined || this.d.db.count('host') < 2) return;
-    const head = r.headGen;
-    const oldestUnacked = (matchGen: number): number => {
-      let t: number | undefined;
-      for (const [g, at] of this.commitTimes) if (g > matchGen && (t === undefined || at < t)) t = at;
-      return t === undefined ? 0 : Math.max(0, now - t) / 1000;
-    };
-    this.safeWrite((tx) => {
-      for (const h of this.d.db.all('host').values()) {
-        const rec = h.rec as Rec<'host'>;
-        const gen = h.ref === this.d.hostRef() ? head : (r.progress(h.ref)?.matchGen ?? 0);
-        const lag = h.ref === this.d.hostRef() ? 0 : oldestUnacked(gen);
-        if (rec.replica_generation !== gen || Math.abs(rec.replica_lag - lag) >= 0.5)
-          tx.update('host', h.ref, { replica_generation: gen, replica_lag: Math.round(lag * 10) / 10 });
-      }
-    });
-    // Commit times are only needed for entries some host has not confirmed yet.
-    let minMatch = head;
-    for (const h of this.d.db.all('host').keys())
-      if (h !== this.d.hostRef()) minMatch = Math.min(minMatch, r.progress(h)?.matchGen ?? 0);
-    for (const g of this.commitTimes.keys()) if (g <= minMatch) this.commitTimes.delete(g);
-  }
-
-  /** Internal bookkeeping writes never fail the caller: they are retried on the next tick. */
-  private safeWrite(fn: (tx: Parameters<Parameters<Db['transact']>[0]>[0]) => void): void {
-    if (this.role !== 'master' || this.handover !== undefined) return;
-    try {
-      this.d.db.transact(fn);
-    } catch (e) {
-      this.d.log.warn({ err: String(e) }, 'bookkeeping write failed');
-    }
+    this.upkeep.tick(now);
   }
 }
