@@ -3,27 +3,35 @@
 // entries and acknowledges them. Role changes (join, promotion, designate, recover, eject) happen
 // in-process. The decisions themselves are the pure state machines of replication.ts and
 // liveness.ts; this file only moves their inputs and outputs between sockets, the DB and timers.
-// See docs/replication.md.
+// See docs/replication.md. This file holds the role and its changes; the parts it wires:
+//   master-streams.ts  the master's side of the members' replication streams;
+//   master-upkeep.ts   the master's bookkeeping (liveness flags, replica lag, degraded mode);
+//   member-link.ts     a member's stream to its master;
+//   peer-requests.ts   the peer ops other hosts ask of this one (status, vote, follow, …).
 import type http from 'node:http';
-import type { Clock, Random, Timer } from '../base/clock.js';
+import type { Clock, Random } from '../base/clock.js';
 import type { Logger } from '../base/log.js';
-import { parseSnapshotRows, type Db, type RowChange } from '../db/db.js';
-import type { StoredRow } from '../db/sqlite-store.js';
-import { ApiError, errors, type ErrorCode } from '../model/errors.js';
+import type { Db, RowChange } from '../db/db.js';
+import { ApiError } from '../model/errors.js';
 import type { Rec } from '../model/index.js';
 import { NULL_REF } from '../model/types.js';
-import { Liveness, type LivenessConfig } from './liveness.js';
 import {
-  hasPoolSecret,
-  lineReader,
-  PEER_PATH,
-  PeerClient,
-  PeerError,
-  readJsonBody,
-  sendJson,
-  STREAM_PATH,
-  type StreamHandle,
-} from './peer.js';
+  fromPeer,
+  K,
+  positionMeta,
+  type AgentResult,
+  type Changes,
+  type CoordinatorConfig,
+  type HostStatus,
+  type LocalKeys,
+  type PoolPosition,
+} from './coordinator-types.js';
+import { Liveness } from './liveness.js';
+import { servePeer, type PeerOps } from './peer-requests.js';
+import { MasterStreams } from './master-streams.js';
+import { MasterUpkeep } from './master-upkeep.js';
+import { MemberLink } from './member-link.js';
+import { hasPoolSecret, PEER_PATH, PeerClient, PeerError, sendJson, STREAM_PATH } from './peer.js';
 import {
   checkPromotion,
   EPOCH_SLOTS,
@@ -31,32 +39,12 @@ import {
   MemberReplica,
   nextEpoch,
   type AckMode,
-  type Entry,
   type EpochStart,
   type MasterAction,
 } from './replication.js';
 
-export interface LocalKeys {
-  get(key: string): string | undefined;
-  put(key: string, value: string): void;
-}
-
-export interface CoordinatorConfig extends LivenessConfig {
-  /** How long a write waits for its quorum before the caller is told it is not confirmed. */
-  readonly ackTimeoutMs: number;
-  /** How long one peer request may take (status probes, votes, follow). */
-  readonly peerTimeoutMs: number;
-  /** Entries kept in memory for members that reconnect (older ones get a snapshot). */
-  readonly logMax: number;
-}
-
-export const defaultCoordinatorConfig: CoordinatorConfig = {
-  heartbeatIntervalMs: 2000,
-  deadAfterMs: 15000,
-  ackTimeoutMs: 30000,
-  peerTimeoutMs: 3000,
-  logMax: 10000,
-};
+export { defaultCoordinatorConfig } from './coordinator-types.js';
+export type { AgentResult, CoordinatorConfig, HostStatus, LocalKeys } from './coordinator-types.js';
 
 export interface CoordinatorDeps {
   readonly db: Db;
@@ -85,53 +73,8 @@ export interface CoordinatorDeps {
   leasesReported?(host: string, report: unknown): void;
 }
 
-/** What a host agent answers: the driver's result, or the driver's error (kind, code, message). */
-export type AgentResult =
-  { ok: true; value: unknown } | { ok: false; kind: string; code: string; message: string };
-
-/** Peer answers carry a failed agent call as ['AGENT_ERROR', kind, code, message]. */
-class AgentRefusal extends Error {
-  constructor(readonly params: string[]) {
-    super(params.join(' '));
-  }
-}
-
-/** What a host says about itself (peer op `status`). */
-export interface HostStatus {
-  readonly host: string;
-  readonly uuid: string;
-  readonly role: 'master' | 'member';
-  /** The epoch this host follows (raised by votes and by its master's entries). */
-  readonly epoch: number;
-  /** The epoch and generation of the last entry it holds. */
-  readonly dataEpoch: number;
-  readonly gen: number;
-  /** The master it follows (its own address when master). */
-  readonly master: string;
-}
-
-type Changes = readonly RowChange[];
-
 /** A driver call on a member (a VM boot, a disk copy) may take this long. */
 const AGENT_TIMEOUT_MS = 10 * 60 * 1000;
-
-/** Rows per line of a snapshot: small enough that the member parses while the rest arrives. */
-const SNAPSHOT_BATCH_ROWS = 1000;
-
-const K = {
-  role: 'pool_role',
-  master: 'pool_master',
-  secret: 'pool_secret',
-  epoch: 'pool_epoch',
-  appliedEpoch: 'applied_epoch',
-  starts: 'epoch_starts',
-} as const;
-
-/** A member's stream as the master holds it. */
-interface FollowerStream {
-  readonly res: http.ServerResponse;
-  readonly host: string;
-}
 
 interface AckWaiter {
   readonly gen: number;
@@ -142,34 +85,21 @@ interface AckWaiter {
 export class PoolCoordinator {
   readonly peers: PeerClient;
   private role: 'master' | 'member';
-  private epoch: number;
-  private starts: EpochStart[];
-  private masterAddr: string;
+  private readonly pos: PoolPosition;
   // master state
   private replicator: MasterReplicator<Changes> | undefined;
-  private readonly streams = new Map<string, FollowerStream>();
+  private readonly streams: MasterStreams;
+  private readonly upkeep: MasterUpkeep;
   private liveness: Liveness | undefined;
   private ackWaiters: AckWaiter[] = [];
-  private readonly commitTimes = new Map<number, number>();
   private handover: Promise<void> | undefined;
-  private degraded = false;
   /** Hosts a forced promotion could not reach: out of the quorum until they are back. */
   private forcedOut = new Set<string>();
   /** Joined hosts that do not hold the pool's database yet: they count in the quorum once they do. */
   private learners = new Set<string>();
-  private lastProbeAt = 0;
   // member state
   private replica: MemberReplica | undefined;
-  private stream: StreamHandle | undefined;
-  private connected = false;
-  private onConnected: (() => void)[] = [];
-  /** A snapshot being received: installed at its end line. */
-  private incoming:
-    | { epoch: number; gen: number; dataEpoch: number; starts: EpochStart[]; rows: StoredRow[]; t0: number }
-    | undefined;
-  private lastHeard = 0;
-  private failures = 0;
-  private reconnectTimer: Timer | undefined;
+  private readonly link: MemberLink;
   private discovering = false;
   private ticker: ReturnType<typeof setInterval> | undefined;
   private stopped = false;
@@ -177,9 +107,66 @@ export class PoolCoordinator {
   constructor(private readonly d: CoordinatorDeps) {
     this.peers = new PeerClient({ secret: () => this.secret(), trusted: () => this.trustedCerts() }, d.port);
     this.role = d.local.get(K.role) === 'member' ? 'member' : 'master';
-    this.epoch = Number(d.local.get(K.epoch) ?? '0');
-    this.starts = JSON.parse(d.local.get(K.starts) ?? '[]') as EpochStart[];
-    this.masterAddr = d.local.get(K.master) ?? d.selfAddress;
+    this.pos = {
+      epoch: Number(d.local.get(K.epoch) ?? '0'),
+      starts: JSON.parse(d.local.get(K.starts) ?? '[]') as EpochStart[],
+      masterAddr: d.local.get(K.master) ?? d.selfAddress,
+    };
+    this.link = new MemberLink({
+      db: d.db,
+      clock: d.clock,
+      log: d.log,
+      config: d.config,
+      peers: this.peers,
+      hostRef: () => d.hostRef(),
+      selfAddress: d.selfAddress,
+      position: this.pos,
+      replica: () => this.replica,
+      following: () => !this.stopped && this.role === 'member',
+      discover: () => void this.discover(),
+      leaseReport: () => d.leaseReport?.(),
+    });
+    this.streams = new MasterStreams({
+      db: d.db,
+      clock: d.clock,
+      log: d.log,
+      position: this.pos,
+      isMaster: () => this.role === 'master',
+      replicator: () => this.replicator,
+      liveness: () => this.liveness,
+      act: (actions) => this.act(actions),
+      markLive: (changes) => this.upkeep.markLive(changes),
+      newerEpoch: () => {
+        this.upkeep.probeSoon();
+        void this.discover();
+      },
+      rejoined: (host) => this.rejoined(host),
+      holdsDatabase: (host) => this.holdsDatabase(host),
+      memberConnected: (host) => d.memberConnected(host),
+      leasesReported: (host, report) => d.leasesReported?.(host, report),
+    });
+    this.upkeep = new MasterUpkeep({
+      db: d.db,
+      clock: d.clock,
+      log: d.log,
+      config: d.config,
+      peers: this.peers,
+      position: this.pos,
+      hostRef: () => d.hostRef(),
+      isMaster: () => this.role === 'master',
+      handingOver: () => this.handover !== undefined,
+      replicator: () => this.replicator,
+      liveness: () => this.liveness,
+      streaming: (host) => this.streams.has(host),
+      otherHosts: () => this.otherHosts(),
+      mode: () => this.mode(),
+      poolRec: () => this.poolRec(),
+      poolRef: () => this.poolRef(),
+      forcedOut: () => this.forcedOut.size > 0,
+      refreshMembers: () => this.act(this.refreshMembers()),
+      discover: () => this.discover(),
+      reportOwnLeases: () => d.leasesReported?.(d.hostRef(), d.leaseReport?.()),
+    });
     d.db.onReplicatedCommit((gen, rows) => this.onCommit(gen, rows));
   }
 
@@ -191,12 +178,12 @@ export class PoolCoordinator {
 
   /** The address of the master this host follows (HOST_IS_SLAVE's parameter). */
   get masterAddress(): string {
-    return this.role === 'master' ? this.d.selfAddress : this.masterAddr;
+    return this.role === 'master' ? this.d.selfAddress : this.pos.masterAddr;
   }
 
   /** A member that has no working connection to its master (xapi's emergency mode). */
   get inEmergencyMode(): boolean {
-    return this.role === 'member' && !this.connected;
+    return this.role === 'member' && !this.link.connected;
   }
 
   /** The pool's API port: peers whose address names no port listen on it. */
@@ -205,7 +192,7 @@ export class PoolCoordinator {
   }
 
   get currentEpoch(): number {
-    return this.epoch;
+    return this.pos.epoch;
   }
 
   secret(): string {
@@ -224,7 +211,7 @@ export class PoolCoordinator {
   }
 
   private dataEpoch(): number {
-    return Number(this.d.local.get(K.appliedEpoch) ?? String(this.epoch));
+    return Number(this.d.local.get(K.appliedEpoch) ?? String(this.pos.epoch));
   }
 
   private selfHost(): Rec<'host'> | undefined {
@@ -249,8 +236,8 @@ export class PoolCoordinator {
       host: this.d.hostRef(),
       uuid: self?.uuid ?? '',
       role: this.role,
-      epoch: this.epoch,
-      dataEpoch: this.role === 'master' ? this.epoch : (this.replica?.appliedEpoch ?? this.dataEpoch()),
+      epoch: this.pos.epoch,
+      dataEpoch: this.role === 'master' ? this.pos.epoch : (this.replica?.appliedEpoch ?? this.dataEpoch()),
       gen: this.role === 'master' ? (this.replicator?.headGen ?? this.d.db.appliedGen) : this.d.db.appliedGen,
       master: this.masterAddress,
     };
@@ -259,9 +246,9 @@ export class PoolCoordinator {
   private persist(extra: Record<string, string> = {}): void {
     const kv: Record<string, string> = {
       [K.role]: this.role,
-      [K.master]: this.masterAddr,
-      [K.epoch]: String(this.epoch),
-      [K.starts]: JSON.stringify(this.starts),
+      [K.master]: this.pos.masterAddr,
+      [K.epoch]: String(this.pos.epoch),
+      [K.starts]: JSON.stringify(this.pos.starts),
       ...extra,
     };
     for (const [k, v] of Object.entries(kv)) this.d.local.put(k, v);
@@ -271,7 +258,7 @@ export class PoolCoordinator {
 
   /** Starts in the role the local state records. A fresh host is the master of a one-host pool. */
   start(): void {
-    if (this.epoch === 0) this.initStandalone();
+    if (this.pos.epoch === 0) this.initStandalone();
     if (this.role === 'master') this.startMaster();
     else this.startMember();
     if (this.ticker === undefined) {
@@ -282,12 +269,12 @@ export class PoolCoordinator {
 
   /** A one-host pool: the first epoch of slot 0 and a fresh pool secret. */
   private initStandalone(): void {
-    this.epoch = nextEpoch([], 0);
-    this.starts = [{ epoch: this.epoch, startGen: 1 }];
+    this.pos.epoch = nextEpoch([], 0);
+    this.pos.starts = [{ epoch: this.pos.epoch, startGen: 1 }];
     this.role = 'master';
-    this.masterAddr = this.d.selfAddress;
+    this.pos.masterAddr = this.d.selfAddress;
     this.persist({
-      [K.appliedEpoch]: String(this.epoch),
+      [K.appliedEpoch]: String(this.pos.epoch),
       [K.secret]: Buffer.from(this.d.random.bytes(24)).toString('hex'),
       pool_master_certificate: '',
     });
@@ -297,14 +284,8 @@ export class PoolCoordinator {
   stop(): void {
     this.stopped = true;
     if (this.ticker !== undefined) clearInterval(this.ticker);
-    if (this.reconnectTimer !== undefined) this.d.clock.clearTimeout(this.reconnectTimer);
-    const s = this.stream;
-    this.stream = undefined;
-    if (s !== undefined) {
-      s.send({ t: 'bye' });
-      s.close();
-    }
-    for (const s of this.streams.values()) s.res.end();
+    this.link.stop();
+    this.streams.endAll();
     this.failAckWaiters();
     this.peers.close();
   }
@@ -315,7 +296,7 @@ export class PoolCoordinator {
     const hosts = [...db.all('host').keys()];
     this.replicator = new MasterReplicator<Changes>(
       this.d.hostRef(),
-      this.epoch,
+      this.pos.epoch,
       db.appliedGen,
       this.dataEpoch(),
       hosts,
@@ -324,19 +305,19 @@ export class PoolCoordinator {
     );
     this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
-    this.connected = false;
+    this.link.detach();
     // A master that restarts may have been replaced meanwhile: ask the others before long.
-    this.lastProbeAt = 0;
+    this.upkeep.probeSoon();
   }
 
   private startMember(): void {
     this.d.db.setReplica(true, this.d.db.appliedGen);
     this.replicator = undefined;
     this.liveness = undefined;
-    this.degraded = false;
+    this.upkeep.clearDegraded();
     this.forcedOut = new Set();
-    this.replica = new MemberReplica(this.epoch, this.d.db.appliedGen, this.dataEpoch());
-    this.connect();
+    this.replica = new MemberReplica(this.pos.epoch, this.d.db.appliedGen, this.dataEpoch());
+    this.link.connect();
   }
 
   private mode(): AckMode {
@@ -360,12 +341,7 @@ export class PoolCoordinator {
   private onCommit(gen: number, rows: Changes): void {
     const r = this.replicator;
     if (r === undefined || this.role !== 'master') return;
-    this.commitTimes.set(gen, this.d.clock.monotonic());
-    // Bounded like the log: a member down for long shows the age of the oldest time kept.
-    if (this.commitTimes.size > this.d.config.logMax) {
-      const oldest = this.commitTimes.keys().next().value;
-      if (oldest !== undefined) this.commitTimes.delete(oldest);
-    }
+    this.upkeep.committed(gen);
     const actions = r.commit(gen, rows);
     if (rows.some((c) => c.cls === 'host' || c.cls === 'pool')) {
       actions.push(...r.setMode(this.mode()));
@@ -379,21 +355,30 @@ export class PoolCoordinator {
     if (r === undefined) return [];
     const hosts = [...this.d.db.all('host').keys()];
     this.liveness?.setHosts(this.others(hosts), this.d.clock.monotonic());
-    for (const [id, s] of this.streams)
-      if (!hosts.includes(id)) {
-        s.res.end();
-        this.streams.delete(id);
-      }
+    this.streams.keepOnly(hosts);
     const excluded = new Set([...this.forcedOut, ...this.learners].filter((h) => hosts.includes(h)));
-    if (this.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
+    if (this.upkeep.degraded) for (const h of hosts) if (h !== this.d.hostRef()) excluded.add(h);
     return r.setMembers(hosts, excluded);
+  }
+
+  /** A member streams again: a host a forced promotion left out is back in the quorum. */
+  private rejoined(host: string): void {
+    if (this.forcedOut.delete(host)) {
+      this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
+      this.act(this.refreshMembers());
+      this.upkeep.showDegraded();
+    }
+  }
+
+  /** A member holds the pool's database: a joined host now counts in the quorum. */
+  private holdsDatabase(host: string): void {
+    if (this.learners.delete(host)) this.act(this.refreshMembers());
   }
 
   private act(actions: readonly MasterAction<Changes>[]): void {
     for (const a of actions) {
-      if (a.kind === 'send')
-        this.streams.get(a.to)?.res.write(line({ t: 'entries', epoch: this.epoch, entries: a.entries }));
-      else if (a.kind === 'snapshot') void this.sendSnapshot(a.to);
+      if (a.kind === 'send') this.streams.send(a.to, a.entries);
+      else if (a.kind === 'snapshot') void this.streams.sendSnapshot(a.to);
       else this.acknowledged(a.upToGen);
     }
   }
@@ -405,7 +390,7 @@ export class PoolCoordinator {
       else keep.push(w);
     }
     this.ackWaiters = keep;
-    for (const g of this.commitTimes.keys()) if (g <= upTo) this.commitTimes.delete(g);
+    this.upkeep.acknowledged(upTo);
   }
 
   private failAckWaiters(): void {
@@ -429,7 +414,7 @@ export class PoolCoordinator {
    */
   async beforeWrite(): Promise<void> {
     while (this.handover !== undefined) await this.handover;
-    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const q = this.replicator?.quorum();
     if (q !== undefined && q.connected < q.needed)
       throw new ApiError('POOL_QUORUM_UNREACHABLE', [String(q.needed), String(q.connected)]);
@@ -461,7 +446,7 @@ export class PoolCoordinator {
     });
   }
 
-  // ---- master: the replication stream -------------------------------------------------------
+  // ---- the pool's own HTTP traffic ------------------------------------------------------------
 
   /** HTTP routes for the pool's own traffic; false when the request is not ours. */
   route(req: http.IncomingMessage, res: http.ServerResponse): boolean {
@@ -472,308 +457,12 @@ export class PoolCoordinator {
       req.resume();
       return true;
     }
-    if (path === STREAM_PATH) this.serveStream(req, res);
-    else void this.servePeer(req, res);
+    if (path === STREAM_PATH) this.streams.serve(req, res);
+    else void servePeer(req, res, this.peerOps);
     return true;
   }
 
-  private serveStream(req: http.IncomingMessage, res: http.ServerResponse): void {
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
-    res.flushHeaders();
-    let host: string | undefined;
-    const close = () => {
-      if (host === undefined) return;
-      const s = this.streams.get(host);
-      if (s?.res === res) {
-        this.streams.delete(host);
-        this.replicator?.disconnect(host);
-      }
-      host = undefined;
-    };
-    req.setEncoding('utf8');
-    const feed = lineReader((m) => {
-      const msg = m as Record<string, unknown>;
-      if (host === undefined) {
-        host = this.hello(msg, res);
-        return;
-      }
-      this.fromMember(host, msg);
-    });
-    req.on('data', (chunk: string) => {
-      try {
-        feed(chunk);
-      } catch {
-        res.destroy();
-      }
-    });
-    req.on('close', close);
-    res.on('close', close);
-  }
-
-  /** A member's first line. Returns the host it is, or undefined after refusing it. */
-  private hello(m: Record<string, unknown>, res: http.ServerResponse): string | undefined {
-    const host = String(m.host);
-    const epoch = Number(m.epoch);
-    if (this.role !== 'master' || this.replicator === undefined) {
-      res.end(line({ t: 'notmaster', epoch: this.epoch, master: this.masterAddr }));
-      return undefined;
-    }
-    if (epoch > this.epoch) {
-      // The member follows a newer epoch: this host is no longer the master.
-      res.end(line({ t: 'stale', epoch: this.epoch }));
-      this.d.log.warn({ epoch: this.epoch, newer: epoch }, 'a member follows a newer epoch');
-      this.lastProbeAt = 0;
-      void this.discover();
-      return undefined;
-    }
-    if (this.d.db.get('host', host) === undefined) {
-      res.end(line({ t: 'unknown', epoch: this.epoch }));
-      return undefined;
-    }
-    this.streams.get(host)?.res.end();
-    this.streams.set(host, { res, host });
-    if (this.forcedOut.delete(host)) {
-      this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
-      this.act(this.refreshMembers());
-      this.showDegraded();
-    }
-    this.markLive(this.liveness?.heartbeat(host, this.d.clock.monotonic()) ?? []);
-    this.act(this.replicator.connect(host, Number(m.dataEpoch), Number(m.gen), this.starts));
-    this.d
-      .memberConnected(host)
-      .catch((e: unknown) =>
-        this.d.log.warn({ host, err: String(e) }, 'could not reconcile the domains of a member'),
-      );
-    return host;
-  }
-
-  private fromMember(host: string, m: Record<string, unknown>): void {
-    const r = this.replicator;
-    if (r === undefined) return;
-    const now = this.d.clock.monotonic();
-    if (m.t === 'bye') {
-      this.markLive(this.liveness?.shuttingDown(host, now) ?? []);
-      return;
-    }
-    this.markLive(
-      this.liveness?.heartbeat(
-        host,
-        now,
-        typeof m.time === 'number' ? m.time : undefined,
-        this.d.clock.now(),
-      ) ?? [],
-    );
-    if (m.t === 'ping' && m.leases !== undefined) this.d.leasesReported?.(host, m.leases);
-    if (m.t === 'ack') this.act(r.ack(host, Number(m.epoch), Number(m.gen)));
-    else if (m.t === 'installed') this.act(r.snapshotInstalled(host, Number(m.gen)));
-    if ((m.t === 'ack' || m.t === 'installed') && this.learners.delete(host)) this.act(this.refreshMembers());
-  }
-
-  /**
-   * Sends the database as it is at the head: a header line, the rows in batches, an end line.
-   * The rows are taken at once (a consistent cut at `gen`) and serialised batch by batch, yielding
-   * in between, so the member parses while the rest is on its way and the master keeps serving.
-   * Entries committed meanwhile may reach the member before the end line; it drops them, and gets
-   * them again once it reports the snapshot installed.
-   */
-  private async sendSnapshot(to: string): Promise<void> {
-    const s = this.streams.get(to);
-    const r = this.replicator;
-    if (s === undefined || r === undefined) return;
-    const t0 = this.d.clock.monotonic();
-    const gen = r.headGen;
-    const rows = this.d.db.snapshotRows();
-    const head = { t: 'snapshot-begin', epoch: this.epoch, gen, dataEpoch: this.epoch, starts: this.starts };
-    s.res.write(line(head));
-    for (let i = 0; i < rows.length; i += SNAPSHOT_BATCH_ROWS) {
-      if (s.res.destroyed || this.streams.get(to) !== s) return;
-      s.res.write(
-        `{"t":"snapshot-rows","rows":${this.d.db.rowsJson(rows.slice(i, i + SNAPSHOT_BATCH_ROWS))}}\n`,
-      );
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    s.res.write(line({ t: 'snapshot-end', epoch: this.epoch, gen }));
-    const ms = Math.round(this.d.clock.monotonic() - t0);
-    this.d.log.info({ to, rows: rows.length, ms }, 'sent a snapshot of the pool database');
-  }
-
-  // ---- member: following the master -----------------------------------------------------
-
-  private connect(): void {
-    if (this.stopped || this.role !== 'member' || this.replica === undefined) return;
-    if (this.reconnectTimer !== undefined) {
-      this.d.clock.clearTimeout(this.reconnectTimer);
-      this.reconnectTimer = undefined;
-    }
-    this.incoming = undefined;
-    // Detached first, so closing it is not mistaken for losing the master.
-    const old = this.stream;
-    this.stream = undefined;
-    old?.close();
-    const rep = this.replica;
-    const hello = {
-      t: 'hello',
-      host: this.d.hostRef(),
-      epoch: this.epoch,
-      dataEpoch: rep.appliedEpoch,
-      gen: rep.appliedGen,
-    };
-    const address = this.masterAddr;
-    this.lastHeard = this.d.clock.monotonic();
-    let handle: StreamHandle | undefined = undefined;
-    handle = this.peers.openStream(
-      address,
-      hello,
-      (m) => {
-        if (this.stream === handle) this.fromMaster(m as Record<string, unknown>);
-      },
-      (reason) => {
-        if (this.stream !== handle) return;
-        this.stream = undefined;
-        this.connected = false;
-        this.failures++;
-        this.d.log.info({ master: address, reason }, 'replication stream closed');
-        this.scheduleReconnect();
-      },
-      () => {
-        if (this.stream === handle) this.lastHeard = this.d.clock.monotonic();
-      },
-    );
-    this.stream = handle;
-  }
-
-  private scheduleReconnect(): void {
-    if (this.stopped || this.role !== 'member' || this.reconnectTimer !== undefined) return;
-    const delay = Math.min(100 * 2 ** Math.min(this.failures, 5), this.d.config.heartbeatIntervalMs);
-    this.reconnectTimer = this.d.clock.setTimeout(() => {
-      this.reconnectTimer = undefined;
-      if (this.failures >= 2) void this.discover();
-      this.connect();
-    }, delay);
-  }
-
-  private fromMaster(m: Record<string, unknown>): void {
-    const rep = this.replica;
-    if (rep === undefined || this.stream === undefined) return;
-    this.lastHeard = this.d.clock.monotonic();
-    const epoch = Number(m.epoch);
-    if (m.t === 'ping') {
-      this.stream.send({ t: 'ping', time: this.d.clock.now() });
-      return;
-    }
-    if (typeof m.t === 'string' && m.t.startsWith('snapshot-')) {
-      this.snapshotLine(m, rep, this.stream);
-      return;
-    }
-    // Entries that overtake a snapshot in progress come again once it is installed.
-    if (m.t === 'entries' && this.incoming !== undefined) return;
-    if (m.t === 'entries') {
-      const verdict = rep.receive(epoch, m.entries as Entry<Changes>[]);
-      if (verdict.kind === 'stale') return this.dropStream('the master is from an older epoch');
-      if (verdict.kind === 'resync') return this.dropStream('entries do not follow what this host holds');
-      if (verdict.kind === 'apply') {
-        for (const e of verdict.entries) {
-          if (e.epoch !== rep.appliedEpoch) this.starts.push({ epoch: e.epoch, startGen: e.prevGen + 1 });
-          this.epoch = Math.max(this.epoch, epoch);
-          this.d.db.applyEntry(e.gen, e.changes, this.positionMeta(e.epoch));
-          rep.applied(e.epoch, e.gen);
-        }
-      }
-      this.markConnected();
-      this.stream.send({ t: 'ack', epoch, gen: rep.appliedGen });
-      return;
-    }
-    if (m.t === 'stale' || m.t === 'notmaster' || m.t === 'unknown') {
-      if (m.t === 'notmaster' && typeof m.master === 'string' && m.master !== this.d.selfAddress)
-        this.masterAddr = m.master;
-      this.dropStream(`the master answered ${String(m.t)}`);
-      void this.discover();
-    }
-  }
-
-  /** One line of a snapshot: its header, a batch of rows, or its end, where it is installed. */
-  private snapshotLine(m: Record<string, unknown>, rep: MemberReplica, stream: StreamHandle): void {
-    const epoch = Number(m.epoch);
-    if (m.t === 'snapshot-begin') {
-      if (epoch < this.epoch) return this.dropStream('the master is from an older epoch');
-      this.incoming = {
-        epoch,
-        gen: Number(m.gen),
-        dataEpoch: Number(m.dataEpoch),
-        starts: m.starts as EpochStart[],
-        rows: [],
-        t0: this.d.clock.monotonic(),
-      };
-      return;
-    }
-    if (m.t === 'snapshot-rows') {
-      this.incoming?.rows.push(...parseSnapshotRows(m.rows));
-      return;
-    }
-    if (m.t === 'snapshot-end') {
-      const snap = this.incoming;
-      this.incoming = undefined;
-      if (snap === undefined || snap.gen !== Number(m.gen)) return this.dropStream('an incomplete snapshot');
-      this.starts = snap.starts;
-      this.epoch = snap.epoch;
-      const t1 = this.d.clock.monotonic();
-      this.d.db.installSnapshot(snap.gen, snap.rows, this.positionMeta(snap.dataEpoch));
-      rep.installSnapshot(snap.epoch, snap.gen, snap.dataEpoch);
-      this.markConnected();
-      stream.send({ t: 'installed', epoch: snap.epoch, gen: snap.gen });
-      const now = this.d.clock.monotonic();
-      this.d.log.info(
-        {
-          gen: snap.gen,
-          rows: snap.rows.length,
-          receiveMs: Math.round(t1 - snap.t0),
-          installMs: Math.round(now - t1),
-        },
-        'installed a snapshot of the pool database',
-      );
-      return;
-    }
-  }
-
-  /** Local keys written atomically with each applied entry or snapshot. */
-  private positionMeta(dataEpoch: number): Record<string, string> {
-    return {
-      [K.epoch]: String(this.epoch),
-      [K.appliedEpoch]: String(dataEpoch),
-      [K.starts]: JSON.stringify(this.starts),
-      [K.master]: this.masterAddr,
-    };
-  }
-
-  private markConnected(): void {
-    this.connected = true;
-    this.failures = 0;
-    const waiting = this.onConnected;
-    this.onConnected = [];
-    for (const w of waiting) w();
-  }
-
-  /** Resolves once this member holds its master's database, or after `timeoutMs`. */
-  private connectedWithin(timeoutMs: number): Promise<void> {
-    if (this.connected) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = this.d.clock.setTimeout(resolve, timeoutMs);
-      this.onConnected.push(() => {
-        this.d.clock.clearTimeout(timer);
-        resolve();
-      });
-    });
-  }
-
-  private dropStream(reason: string): void {
-    this.d.log.warn({ reason }, 'leaving the replication stream');
-    const s = this.stream;
-    this.stream = undefined;
-    this.connected = false;
-    s?.close();
-    this.failures++;
-    this.scheduleReconnect();
-  }
+  // ---- role changes ---------------------------------------------------------------------------
 
   /**
    * Asks every host of the pool who is master. A host that finds a master of a newer epoch than
@@ -798,7 +487,8 @@ export class PoolCoordinator {
           best = a;
       const newest = Math.max(0, ...answers.map((a) => a?.s.epoch ?? 0));
       if (best !== undefined) {
-        const newer = best.s.epoch > this.epoch || (this.role === 'member' && best.s.epoch === this.epoch);
+        const newer =
+          best.s.epoch > this.pos.epoch || (this.role === 'member' && best.s.epoch === this.pos.epoch);
         if (newer && best.address !== this.masterAddress) {
           this.d.log.warn(
             { master: best.address, epoch: best.s.epoch },
@@ -806,7 +496,7 @@ export class PoolCoordinator {
           );
           this.follow(best.address, best.s.epoch);
         }
-      } else if (this.role === 'master' && newest > this.epoch) {
+      } else if (this.role === 'master' && newest > this.pos.epoch) {
         // Replaced, but the new master does not answer: stop acknowledging anything, and follow
         // the master the host of the newest epoch names.
         const witness = answers.find((x) => x !== undefined && x.s.epoch === newest);
@@ -818,24 +508,21 @@ export class PoolCoordinator {
     }
   }
 
-  // ---- role changes ---------------------------------------------------------------------------
-
   /** Raises the epoch this host follows. A master that learns of a newer epoch steps down. */
   private adopt(epoch: number, candidate?: string): void {
-    if (epoch <= this.epoch) return;
-    this.epoch = epoch;
+    if (epoch <= this.pos.epoch) return;
+    this.pos.epoch = epoch;
     if (this.role === 'master') this.demote(candidate ?? this.d.selfAddress);
-    else if (candidate !== undefined) this.masterAddr = candidate;
+    else if (candidate !== undefined) this.pos.masterAddr = candidate;
     if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, epoch);
     this.persist();
   }
 
   private demote(master: string): void {
-    this.d.log.warn({ master, epoch: this.epoch }, 'stepping down: this host is now a member');
+    this.d.log.warn({ master, epoch: this.pos.epoch }, 'stepping down: this host is now a member');
     this.role = 'member';
-    this.masterAddr = master;
-    for (const s of this.streams.values()) s.res.end(line({ t: 'notmaster', epoch: this.epoch, master }));
-    this.streams.clear();
+    this.pos.masterAddr = master;
+    this.streams.refuseAll(master);
     this.failAckWaiters();
     this.persist();
     this.startMember();
@@ -843,21 +530,21 @@ export class PoolCoordinator {
 
   /** Follows the master at `address` (recover-slaves, emergency-reset-master, discovery). */
   follow(address: string, epoch: number): void {
-    if (epoch < this.epoch) throw new ApiError('POOL_EPOCH_STALE', [String(epoch), String(this.epoch)]);
+    if (epoch < this.pos.epoch)
+      throw new ApiError('POOL_EPOCH_STALE', [String(epoch), String(this.pos.epoch)]);
     if (address === this.d.selfAddress) {
       if (this.role === 'master') return;
       throw new ApiError('HOST_ITS_OWN_SLAVE', []);
     }
-    this.epoch = Math.max(this.epoch, epoch);
+    this.pos.epoch = Math.max(this.pos.epoch, epoch);
     if (this.role === 'master') {
       this.demote(address);
       return;
     }
-    this.masterAddr = address;
+    this.pos.masterAddr = address;
     this.persist();
-    if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, this.epoch);
-    this.failures = 0;
-    this.connect();
+    if (this.replica !== undefined) this.replica.epoch = Math.max(this.replica.epoch, this.pos.epoch);
+    this.link.connectAfresh();
   }
 
   /**
@@ -875,10 +562,10 @@ export class PoolCoordinator {
       throw new ApiError('HA_ABORT_NEW_MASTER', [`this host holds generation ${me.gen}, not ${expect.gen}`]);
     if (!force && !designated) {
       const answer = await this.peers
-        .call<HostStatus>(this.masterAddr, 'status', {}, this.d.config.peerTimeoutMs)
+        .call<HostStatus>(this.pos.masterAddr, 'status', {}, this.d.config.peerTimeoutMs)
         .catch(() => undefined);
-      if (answer !== undefined && answer.role === 'master' && answer.epoch >= this.epoch)
-        throw new ApiError('MASTER_STILL_ANSWERS', [this.masterAddr]);
+      if (answer !== undefined && answer.role === 'master' && answer.epoch >= this.pos.epoch)
+        throw new ApiError('MASTER_STILL_ANSWERS', [this.pos.masterAddr]);
     }
     const others = this.otherHosts();
     const slot = this.selfHost()?.epoch_slot ?? 0;
@@ -889,7 +576,7 @@ export class PoolCoordinator {
           .catch(() => undefined),
       ),
     );
-    const epoch = nextEpoch([this.epoch, ...probes.map((p) => p?.epoch ?? 0)], slot);
+    const epoch = nextEpoch([this.pos.epoch, ...probes.map((p) => p?.epoch ?? 0)], slot);
     if (!force) {
       const votes = await Promise.all(
         others.map((h) =>
@@ -929,22 +616,19 @@ export class PoolCoordinator {
       // until they come back (shown as pool.replication_degraded).
       this.forcedOut = new Set(others.filter((_, i) => probes[i] === undefined).map((h) => h.ref));
       this.act(this.refreshMembers());
-      this.showDegraded();
+      this.upkeep.showDegraded();
     }
   }
 
   private becomeMaster(epoch: number): void {
-    const old = this.stream;
-    this.stream = undefined;
-    old?.close();
-    this.connected = false;
+    this.link.detach();
     const db = this.d.db;
     const appliedGen = db.appliedGen;
     const oldDataEpoch = this.replica?.appliedEpoch ?? this.dataEpoch();
-    this.epoch = epoch;
-    this.starts = [...this.starts, { epoch, startGen: appliedGen + 1 }];
+    this.pos.epoch = epoch;
+    this.pos.starts = [...this.pos.starts, { epoch, startGen: appliedGen + 1 }];
     this.role = 'master';
-    this.masterAddr = this.d.selfAddress;
+    this.pos.masterAddr = this.d.selfAddress;
     db.setReplica(false);
     const hosts = [...db.all('host').keys()];
     this.replicator = new MasterReplicator<Changes>(
@@ -973,7 +657,7 @@ export class PoolCoordinator {
         [K.master]: this.d.selfAddress,
         [K.epoch]: String(epoch),
         [K.appliedEpoch]: String(epoch),
-        [K.starts]: JSON.stringify(this.starts),
+        [K.starts]: JSON.stringify(this.pos.starts),
       },
     );
     this.d.log.warn({ epoch, gen: appliedGen }, 'this host is now the pool master');
@@ -981,14 +665,14 @@ export class PoolCoordinator {
 
   /** pool.recover_slaves: points every reachable host at this master; returns those that accepted. */
   async recoverSlaves(): Promise<string[]> {
-    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const out = await Promise.all(
       this.otherHosts().map((h) =>
         this.peers
           .call(
             h.rec.address,
             'follow',
-            { master: this.d.selfAddress, epoch: this.epoch },
+            { master: this.d.selfAddress, epoch: this.pos.epoch },
             this.d.config.peerTimeoutMs,
           )
           .then(() => h.ref)
@@ -1006,7 +690,7 @@ export class PoolCoordinator {
   async designate(target: string): Promise<void> {
     if (target === this.d.hostRef()) return;
     if (this.role !== 'master' || this.replicator === undefined)
-      throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+      throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     if (this.handover !== undefined)
       throw new ApiError('HA_ABORT_NEW_MASTER', ['another change of coordinator is in progress']);
     const rec = this.d.db.get('host', target) as Rec<'host'> | undefined;
@@ -1023,7 +707,7 @@ export class PoolCoordinator {
         await this.peers.call(
           rec.address,
           'promote',
-          { epoch: this.epoch, gen: head },
+          { epoch: this.pos.epoch, gen: head },
           this.d.config.ackTimeoutMs,
         );
       } catch (e) {
@@ -1035,7 +719,7 @@ export class PoolCoordinator {
         // A vote reached this host, so the target may be master: discovery will tell.
         void this.discover();
       }
-      if (this.role === 'master') this.follow(rec.address, this.epoch);
+      if (this.role === 'master') this.follow(rec.address, this.pos.epoch);
     } finally {
       this.handover = undefined;
       release();
@@ -1051,9 +735,9 @@ export class PoolCoordinator {
   /** pool.sync_database: resolves once every connected member holds everything committed. */
   async syncDatabase(): Promise<void> {
     const r = this.replicator;
-    if (r === undefined || this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (r === undefined || this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const head = r.headGen;
-    const behind = () => [...this.streams.keys()].filter((h) => (r.progress(h)?.matchGen ?? 0) < head);
+    const behind = () => this.streams.hosts().filter((h) => (r.progress(h)?.matchGen ?? 0) < head);
     await this.waitUntil(() => behind().length === 0, this.d.config.ackTimeoutMs);
     const late = behind();
     if (late.length > 0) throw new ApiError('CANNOT_CONTACT_HOST', [late[0] ?? '']);
@@ -1112,23 +796,22 @@ export class PoolCoordinator {
     this.replicator = undefined;
     this.liveness = undefined;
     this.role = 'member';
-    this.masterAddr = master;
-    this.epoch = joined.epoch;
-    this.starts = [];
+    this.pos.masterAddr = master;
+    this.pos.epoch = joined.epoch;
+    this.pos.starts = [];
     this.d.db.setReplica(true, 0);
     // Everything this host held is replaced by the pool's database (which now holds its records).
-    this.d.db.installSnapshot(0, [], { ...this.positionMeta(0), [K.role]: 'member' });
+    this.d.db.installSnapshot(0, [], { ...positionMeta(this.pos, 0), [K.role]: 'member' });
     this.persist({ [K.appliedEpoch]: '0' });
-    this.replica = new MemberReplica(this.epoch, 0, 0);
-    this.failures = 0;
-    this.connect();
+    this.replica = new MemberReplica(this.pos.epoch, 0, 0);
+    this.link.connectAfresh();
     // pool.join returns once this host holds the pool's database (it keeps trying after that).
-    await this.connectedWithin(this.d.config.ackTimeoutMs * 4);
+    await this.link.connectedWithin(this.d.config.ackTimeoutMs * 4);
   }
 
   /** The master's side of a join: the joiner's records go in, in one transaction. */
   private admit(rows: RowChange[]): { epoch: number } {
-    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.masterAddr]);
+    if (this.role !== 'master') throw new ApiError('HOST_IS_SLAVE', [this.pos.masterAddr]);
     const used = new Set([...this.d.db.all('host').values()].map((r) => (r.rec as Rec<'host'>).epoch_slot));
     let slot = 0;
     while (used.has(slot)) slot++;
@@ -1149,75 +832,36 @@ export class PoolCoordinator {
         tx.create(r.cls, r.ref, r.cls === 'host' ? { ...r.body, epoch_slot: slot } : r.body);
       }
     });
-    return { epoch: this.epoch };
+    return { epoch: this.pos.epoch };
   }
 
   // ---- peer requests --------------------------------------------------------------------------
 
-  private async servePeer(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    let body: Record<string, unknown>;
-    try {
-      body = (await readJsonBody(req)) as Record<string, unknown>;
-    } catch {
-      sendJson(res, 400, { ok: false, error: ['INTERNAL_ERROR', 'bad peer request'] });
-      return;
-    }
-    try {
-      const value = await this.peerOp(body);
-      sendJson(res, 200, { ok: true, value: value ?? null });
-    } catch (e) {
-      const error =
-        e instanceof ApiError
-          ? [e.code, ...e.params]
-          : e instanceof AgentRefusal
-            ? ['AGENT_ERROR', ...e.params]
-            : ['INTERNAL_ERROR', String(e)];
-      sendJson(res, 200, { ok: false, error });
-    }
-  }
-
-  private async peerOp(b: Record<string, unknown>): Promise<unknown> {
-    switch (b.op) {
-      case 'status':
-        return this.status();
-      case 'vote': {
-        const epoch = Number(b.epoch);
-        if (epoch > this.epoch) this.adopt(epoch, typeof b.candidate === 'string' ? b.candidate : undefined);
-        return this.status();
-      }
-      case 'follow':
-        this.follow(String(b.master), Number(b.epoch));
-        return this.status();
-      case 'promote':
-        await this.promote(false, true, { epoch: Number(b.epoch), gen: Number(b.gen) });
-        return this.status();
-      case 'admit': {
-        const out = this.admit(b.rows as RowChange[]);
-        // The joiner is not in the quorum until it holds the pool's database: the hosts already
-        // in the pool confirm its admission.
-        await this.afterWrite();
-        return out;
-      }
-      case 'agent': {
-        const r = await this.d.agent(String(b.call), Array.isArray(b.args) ? (b.args as unknown[]) : []);
-        if (!r.ok) throw new AgentRefusal([r.kind, r.code, r.message]);
-        return r.value;
-      }
-      case 'eject':
-        if (this.role === 'master') throw new ApiError('HOST_CANNOT_DESTROY_SELF', [this.d.hostRef()]);
-        // Answer first: the reset replaces this host's identity and pool secret.
-        setImmediate(() => void this.resetStandalone());
-        return this.status();
-      default:
-        throw new ApiError('MESSAGE_METHOD_UNKNOWN', [String(b.op)]);
-    }
-  }
+  /** What peers may ask of this host (peer-requests.ts decodes them and encodes the answers). */
+  private readonly peerOps: PeerOps = {
+    status: () => this.status(),
+    vote: (epoch, candidate) => {
+      if (epoch > this.pos.epoch) this.adopt(epoch, candidate);
+    },
+    follow: (master, epoch) => this.follow(master, epoch),
+    promote: (expect) => this.promote(false, true, expect),
+    admit: async (rows) => {
+      const out = this.admit(rows);
+      // The joiner is not in the quorum until it holds the pool's database: the hosts already
+      // in the pool confirm its admission.
+      await this.afterWrite();
+      return out;
+    },
+    agent: (call, args) => this.d.agent(call, args),
+    eject: () => {
+      if (this.role === 'master') throw new ApiError('HOST_CANNOT_DESTROY_SELF', [this.d.hostRef()]);
+      // Answer first: the reset replaces this host's identity and pool secret.
+      setImmediate(() => void this.resetStandalone());
+    },
+  };
 
   private async resetStandalone(): Promise<void> {
-    const old = this.stream;
-    this.stream = undefined;
-    old?.close();
-    this.connected = false;
+    this.link.detach();
     this.replica = undefined;
     this.d.db.setReplica(true, 0);
     this.d.db.installSnapshot(0, [], {});
@@ -1233,146 +877,10 @@ export class PoolCoordinator {
     if (this.stopped) return;
     const now = this.d.clock.monotonic();
     if (this.role === 'member') {
-      this.stream?.send({ t: 'ping', time: this.d.clock.now(), leases: this.d.leaseReport?.() });
-      if (this.stream !== undefined && now - this.lastHeard > this.d.config.deadAfterMs)
-        this.dropStream('no word from the master');
+      this.link.tick(now);
       return;
     }
-    for (const s of this.streams.values()) s.res.write(line({ t: 'ping', epoch: this.epoch }));
-    this.liveness?.tick(now);
-    this.syncLiveFlags();
-    this.updateReplicaStatus(now);
-    this.d.leasesReported?.(this.d.hostRef(), this.d.leaseReport?.());
-    const disconnected = this.otherHosts().filter((h) => !this.streams.has(h.ref));
-    if (disconnected.length > 0 && now - this.lastProbeAt >= this.d.config.heartbeatIntervalMs * 2) {
-      this.lastProbeAt = now;
-      void this.probeAbsent(disconnected.map((h) => h.ref));
-    }
+    this.streams.pingAll();
+    this.upkeep.tick(now);
   }
-
-  /**
-   * Asks hosts that do not stream from this master what they know: one that follows a newer epoch
-   * means this master was replaced. In a two-host pool, a member that cannot be reached at all
-   * puts the pool in degraded mode (writes acknowledged by this host alone, shown in
-   * pool.replication_degraded) rather than stopping every write; it leaves that mode when the
-   * member is back.
-   */
-  private async probeAbsent(hosts: string[]): Promise<void> {
-    const answers = await Promise.all(
-      hosts.map(async (h) => {
-        const rec = this.d.db.get('host', h) as Rec<'host'> | undefined;
-        if (rec === undefined) return undefined;
-        return this.peers
-          .call<HostStatus>(rec.address, 'status', {}, this.d.config.peerTimeoutMs)
-          .catch(() => undefined);
-      }),
-    );
-    if (this.role !== 'master') return;
-    if (answers.some((a) => a !== undefined && a.epoch > this.epoch)) {
-      await this.discover();
-      return;
-    }
-    const twoHosts = this.d.db.count('host') === 2 && this.mode() === 'majority';
-    const unreachable = answers.every((a) => a === undefined);
-    const other = hosts[0];
-    const dead = other !== undefined && this.liveness?.isLive(other) === false;
-    this.setDegraded(twoHosts && unreachable && dead);
-  }
-
-  private setDegraded(on: boolean): void {
-    if (on === this.degraded) return;
-    this.degraded = on;
-    this.d.log.warn(
-      { degraded: on },
-      on ? 'two-host pool degraded: acknowledging writes alone' : 'degraded mode over',
-    );
-    this.act(this.refreshMembers());
-    this.showDegraded();
-  }
-
-  /** pool.replication_degraded: some host is left out of the quorum. */
-  private showDegraded(): void {
-    const on = this.degraded || this.forcedOut.size > 0;
-    if (this.poolRec()?.replication_degraded !== on)
-      this.safeWrite((tx) => tx.update('pool', this.poolRef(), { replication_degraded: on }));
-  }
-
-  /**
-   * Liveness events (a heartbeat after silence, a goodbye, silence past the threshold) are
-   * written to host_metrics.live at once; syncLiveFlags also mends any host whose stored flag
-   * disagrees with what this master observes (a new master inherits the old one's flags).
-   */
-  private markLive(changes: readonly { host: string; live: boolean }[]): void {
-    if (changes.length > 0) this.syncLiveFlags();
-  }
-
-  private syncLiveFlags(): void {
-    const l = this.liveness;
-    if (l === undefined || this.role !== 'master') return;
-    const self = this.d.hostRef();
-    const wrong: { metrics: string; host: string; live: boolean }[] = [];
-    for (const r of this.d.db.all('host').values()) {
-      const h = r.rec as Rec<'host'>;
-      const m = this.d.db.get('host_metrics', h.metrics) as Rec<'host_metrics'> | undefined;
-      const live = r.ref === self || l.isLive(r.ref);
-      if (m !== undefined && m.live !== live) wrong.push({ metrics: h.metrics, host: r.ref, live });
-    }
-    if (wrong.length > 0) {
-      for (const w of wrong) this.d.log.info({ host: w.host, live: w.live }, 'host liveness changed');
-      this.safeWrite((tx) => {
-        for (const w of wrong) tx.update('host_metrics', w.metrics, { live: w.live });
-      });
-    }
-    // A host that comes back ends degraded mode at once.
-    if (this.degraded && this.otherHosts().some((h) => l.isLive(h.ref))) this.setDegraded(false);
-  }
-
-  private updateReplicaStatus(now: number): void {
-    const r = this.replicator;
-    // A one-host pool has no replicas to report (and refreshing its own would be a write per tick).
-    if (r === undefined || this.d.db.count('host') < 2) return;
-    const head = r.headGen;
-    const oldestUnacked = (matchGen: number): number => {
-      let t: number | undefined;
-      for (const [g, at] of this.commitTimes) if (g > matchGen && (t === undefined || at < t)) t = at;
-      return t === undefined ? 0 : Math.max(0, now - t) / 1000;
-    };
-    this.safeWrite((tx) => {
-      for (const h of this.d.db.all('host').values()) {
-        const rec = h.rec as Rec<'host'>;
-        const gen = h.ref === this.d.hostRef() ? head : (r.progress(h.ref)?.matchGen ?? 0);
-        const lag = h.ref === this.d.hostRef() ? 0 : oldestUnacked(gen);
-        if (rec.replica_generation !== gen || Math.abs(rec.replica_lag - lag) >= 0.5)
-          tx.update('host', h.ref, { replica_generation: gen, replica_lag: Math.round(lag * 10) / 10 });
-      }
-    });
-    // Commit times are only needed for entries some host has not confirmed yet.
-    let minMatch = head;
-    for (const h of this.d.db.all('host').keys())
-      if (h !== this.d.hostRef()) minMatch = Math.min(minMatch, r.progress(h)?.matchGen ?? 0);
-    for (const g of this.commitTimes.keys()) if (g <= minMatch) this.commitTimes.delete(g);
-  }
-
-  /** Internal bookkeeping writes never fail the caller: they are retried on the next tick. */
-  private safeWrite(fn: (tx: Parameters<Parameters<Db['transact']>[0]>[0]) => void): void {
-    if (this.role !== 'master' || this.handover !== undefined) return;
-    try {
-      this.d.db.transact(fn);
-    } catch (e) {
-      this.d.log.warn({ err: String(e) }, 'bookkeeping write failed');
-    }
-  }
-}
-
-/** A refusal a peer answered with, as the same XenAPI error here. */
-function fromPeer(e: PeerError): ApiError {
-  const code = e.code !== undefined && e.code in errors ? (e.code as ErrorCode) : 'INTERNAL_ERROR';
-  return new ApiError(
-    code,
-    code === 'INTERNAL_ERROR' && e.code !== 'INTERNAL_ERROR' ? [e.message] : e.params,
-  );
-}
-
-function line(m: unknown): string {
-  return JSON.stringify(m) + '\n';
 }
