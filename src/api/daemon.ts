@@ -303,6 +303,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     },
     leaseReport: (): unknown => leases.report(),
     leasesReported: (host, report) => leaseRecords.record(host, report),
+    // The guide asks the operator to check default-SR after a master change: the new master does.
+    becameMaster: () => setImmediate(() => checkDefaultSr(svc)),
     agent: async (call, args) => {
       try {
         return { ok: true, value: await runAgentCall(hypervisor, { storage, openStorage }, call, args) };

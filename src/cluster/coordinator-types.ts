@@ -56,6 +56,8 @@ export const K = {
   epoch: 'pool_epoch',
   appliedEpoch: 'applied_epoch',
   starts: 'epoch_starts',
+  /** Hosts left out of the quorum until they stream again (forced promotion, restore). */
+  leftOut: 'pool_left_out',
 } as const;
 
 /**

@@ -71,6 +71,8 @@ export interface CoordinatorDeps {
   leaseReport?(): unknown;
   /** On the master: a host's lease report (its own included, every tick). */
   leasesReported?(host: string, report: unknown): void;
+  /** This host has just become the pool's master (a promotion or a planned change). */
+  becameMaster?(): void;
 }
 
 /** A driver call on a member (a VM boot, a disk copy) may take this long. */
@@ -306,8 +308,21 @@ export class PoolCoordinator {
     this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
     this.link.detach();
+    // Hosts left out before a restart stay out until they stream again.
+    const left = JSON.parse(this.d.local.get(K.leftOut) ?? '[]') as string[];
+    this.forcedOut = new Set(left.filter((h) => hosts.includes(h)));
+    if (this.forcedOut.size > 0) {
+      this.act(this.refreshMembers());
+      this.upkeep.showDegraded();
+    }
     // A master that restarts may have been replaced meanwhile: ask the others before long.
     this.upkeep.probeSoon();
+  }
+
+  /** Sets the hosts left out of the quorum, durably, so a restart keeps them out. */
+  private setLeftOut(hosts: Iterable<string>): void {
+    this.forcedOut = new Set(hosts);
+    this.d.local.put(K.leftOut, JSON.stringify([...this.forcedOut]));
   }
 
   private startMember(): void {
@@ -315,7 +330,7 @@ export class PoolCoordinator {
     this.replicator = undefined;
     this.liveness = undefined;
     this.upkeep.clearDegraded();
-    this.forcedOut = new Set();
+    this.setLeftOut([]);
     this.replica = new MemberReplica(this.pos.epoch, this.d.db.appliedGen, this.dataEpoch());
     this.link.connect();
   }
@@ -363,8 +378,9 @@ export class PoolCoordinator {
 
   /** A member streams again: a host a forced promotion left out is back in the quorum. */
   private rejoined(host: string): void {
-    if (this.forcedOut.delete(host)) {
-      this.d.log.warn({ host }, 'a host left out by a forced promotion is back in the quorum');
+    if (this.forcedOut.has(host)) {
+      this.setLeftOut([...this.forcedOut].filter((h) => h !== host));
+      this.d.log.warn({ host }, 'a host left out of the quorum is back in it');
       this.act(this.refreshMembers());
       this.upkeep.showDegraded();
     }
@@ -614,13 +630,29 @@ export class PoolCoordinator {
     if (force) {
       // The operator accepted the risk: hosts that could not be reached do not hold up writes
       // until they come back (shown as pool.replication_degraded).
-      this.forcedOut = new Set(others.filter((_, i) => probes[i] === undefined).map((h) => h.ref));
+      this.setLeftOut(others.filter((_, i) => probes[i] === undefined).map((h) => h.ref));
       this.act(this.refreshMembers());
       this.upkeep.showDegraded();
     }
   }
 
-  private becomeMaster(epoch: number): void {
+  /**
+   * After a pool database restore (impl/pool/restore.ts): this host is the master of the restored
+   * pool at an epoch above the dump's and its own, so hosts of the old pool that come back follow
+   * it. The other hosts are left out of the quorum (durably) until they stream again.
+   */
+  becomeRestoredMaster(awaitingRejoin: readonly string[], minEpoch: number): void {
+    const epoch = nextEpoch([this.pos.epoch, minEpoch], this.selfHost()?.epoch_slot ?? 0);
+    this.becomeMaster(epoch, false);
+    this.setLeftOut(awaitingRejoin);
+    // They are not here: dead at once, not after the grace a new master gives its members.
+    const now = this.d.clock.monotonic();
+    for (const h of awaitingRejoin) this.upkeep.markLive(this.liveness?.shuttingDown(h, now) ?? []);
+    this.act(this.refreshMembers());
+    this.upkeep.showDegraded();
+  }
+
+  private becomeMaster(epoch: number, notify = true): void {
     this.link.detach();
     const db = this.d.db;
     const appliedGen = db.appliedGen;
@@ -642,7 +674,7 @@ export class PoolCoordinator {
     );
     this.liveness = new Liveness(this.d.config, this.others(hosts), this.d.clock.monotonic());
     this.replica = undefined;
-    this.forcedOut = new Set();
+    this.setLeftOut([]);
     this.learners = new Set();
     // The new epoch's first entry: every host that follows moves past anything of the old one.
     const self = this.d.hostRef();
@@ -661,6 +693,7 @@ export class PoolCoordinator {
       },
     );
     this.d.log.warn({ epoch, gen: appliedGen }, 'this host is now the pool master');
+    if (notify) this.d.becameMaster?.();
   }
 
   /** pool.recover_slaves: points every reachable host at this master; returns those that accepted. */

@@ -18,7 +18,10 @@ import { Xe } from '../compat/xe-helpers.js';
 async function state(c: XapiClient): Promise<string> {
   const pools = (await c.callSession('pool.get_all_records')) as Record<string, { uuid: string }>;
   const hosts = (await c.callSession('host.get_all_records')) as Record<string, { uuid: string }>;
-  const vms = (await c.callSession('VM.get_all_records')) as Record<string, { uuid: string; power_state: string }>;
+  const vms = (await c.callSession('VM.get_all_records')) as Record<
+    string,
+    { uuid: string; power_state: string }
+  >;
   const srs = (await c.callSession('SR.get_all_records')) as Record<string, { uuid: string }>;
   return JSON.stringify({
     pools: Object.values(pools).map((p) => p.uuid),
@@ -62,7 +65,9 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
         await m.callSession('VM.start_on', v.vm, await hostRef(m, h), false, false);
         vms.push(v);
       }
-      const oldUuids = await Promise.all([b, c].map(async (h) => m.callSession('host.get_uuid', await hostRef(m, h))));
+      const oldUuids = await Promise.all(
+        [b, c].map(async (h) => m.callSession('host.get_uuid', await hostRef(m, h))),
+      );
       const dump = join(pool.dir, 'pool-database.dump');
       let xe = new Xe(a.handle);
       await xe.ok(['pool-dump-database', `file-name=${dump}`]);
@@ -77,7 +82,14 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
       const good = readFileSync(dump, 'utf8');
       const bad: Array<[string, string, RegExp]> = [
         ['truncated', good.slice(0, Math.floor(good.length * 0.6)), /truncated/],
-        ['corrupted', good.replace(srUuid, srUuid.replace(/^./, (x) => (x === 'a' ? 'b' : 'a'))), /corrupted/],
+        [
+          'corrupted',
+          good.replace(
+            srUuid,
+            srUuid.replace(/^./, (x) => (x === 'a' ? 'b' : 'a')),
+          ),
+          /corrupted/,
+        ],
         ['foreign', '<?xml version="1.0"?><database/>\n', /not a Poolstack pool database dump/],
         ['newer', good.replace(/"schema":\d+/, '"schema":999'), /different \(incompatible\) product version/],
       ];
@@ -95,7 +107,8 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
       assert.match(unforced.stdout + unforced.stderr, /must be forced/);
       const dry = await xe.ok(['pool-restore-database', `file-name=${dump}`, 'dry-run=true']);
       assert.match(dry, /^Dry-run backup restore successful/);
-      for (const u of oldUuids) assert.ok(dry.includes(String(u)), `the dry run names host ${String(u)} to re-join`);
+      for (const u of oldUuids)
+        assert.ok(dry.includes(String(u)), `the dry run names host ${String(u)} to re-join`);
       for (const v of vms) assert.ok(dry.includes(v.uuid), `the dry run names VM ${v.uuid} as reset`);
       assert.equal(await state(m), before, 'the dry run changed something');
 
