@@ -51,7 +51,8 @@ const rows: StoredRow[] = [
   }),
 ];
 
-const fresh = { uuid: 'new-u', address: '10.0.0.9', hostname: 'new', domains: new Set<string>() };
+const canAttach = (_t: string, dc: Record<string, string>) => dc.location === '/mnt/sr';
+const fresh = { uuid: 'new-u', address: '10.0.0.9', hostname: 'new', domains: new Set<string>(), canAttach };
 
 void describe('restore plan', () => {
   void it("maps this host onto the dump's master and resets the VMs that cannot be running", () => {
@@ -81,10 +82,12 @@ void describe('restore plan', () => {
     assert.match(text, /takes the place of master one \(h1-u\)/);
     assert.match(text, /two \(h2-u, 10\.0\.0\.2\)/);
     assert.match(text, /on-one \(v1\): was Running on one/);
+    assert.match(text, /shared \(shared-u, file, shared\): plugged on this host/);
+    assert.match(text, /Local storage \(l1-u, ext\): not reachable here \(\/var\/sr1\): left unplugged/);
   });
 
   void it('keeps the VMs a host restoring its own pool still runs', () => {
-    const same = { uuid: 'h1-u', address: '10.0.0.1', hostname: 'one', domains: new Set(['v1']) };
+    const same = { uuid: 'h1-u', address: '10.0.0.1', hostname: 'one', domains: new Set(['v1']), canAttach };
     const p = planRestore(header, rows, same);
     assert.deepEqual(
       p.kept.map((v) => v.uuid),

@@ -15,6 +15,8 @@ export interface RestoringHost {
   hostname: string;
   /** uuids of the domains this host's hypervisor runs now (a host restoring its own pool keeps them). */
   domains: ReadonlySet<string>;
+  /** Whether this host can reach an SR with this type and device-config (its directory exists). */
+  canAttach(type: string, deviceConfig: Record<string, string>): boolean;
 }
 
 export interface PlannedHost {
@@ -140,9 +142,12 @@ export function describePlan(p: RestorePlan, here: RestoringHost): string[] {
   }
   if (p.srs.length > 0) out.push('SRs:');
   for (const sr of p.srs) {
+    const reachable = sr.pbd !== undefined && here.canAttach(sr.type, sr.pbd.deviceConfig);
     const what =
       sr.where === 'here'
-        ? 'plugged on this host'
+        ? reachable
+          ? 'plugged on this host'
+          : `not reachable here (${Object.values(sr.pbd?.deviceConfig ?? {}).join(', ')}): left unplugged`
         : sr.where === 'elsewhere'
           ? 'attached when its hosts re-join'
           : 'no PBD: re-attach with xe pbd-create and pbd-plug';

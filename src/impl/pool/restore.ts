@@ -4,6 +4,7 @@
 // cannot be running are Halted in the same transaction; this host's own local storage is kept.
 // Then the host starts over as the master of the restored pool at a new epoch, so any host of
 // the old pool that comes back follows it instead of competing with it.
+import { existsSync } from 'node:fs';
 import type { ParsedDump } from '../../db/dump.js';
 import type { StoredRow } from '../../db/sqlite-store.js';
 import { ApiError } from '../../model/errors.js';
@@ -28,6 +29,11 @@ export async function restoringHost(svc: Services): Promise<RestoringHost> {
     address: me?.address ?? '',
     hostname: me?.hostname ?? '',
     domains: new Set((await svc.hypervisor.vm.list()).map((d) => d.uuid)),
+    // Directory SRs (the types this host opens): reachable when the directory exists.
+    canAttach: (type, dc) => {
+      const dir = type === 'file' ? dc.location : dc.path;
+      return svc.storageTypes.includes(type) && dir !== undefined && existsSync(dir);
+    },
   };
 }
 
