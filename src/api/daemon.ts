@@ -20,6 +20,7 @@ import type { HostPower, Services } from '../impl/context.js';
 import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { HostLeases, LeaseRecords } from '../impl/host/leases.js';
+import { ScheduledBackups } from '../impl/pool/backup.js';
 import { checkDefaultSr } from '../impl/pool/default-sr.js';
 import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap.js';
 import { attachHostStorage } from '../impl/storage/sr.js';
@@ -362,6 +363,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   server.addRoute(dbTransferRoute(() => svc));
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);
+  const backups = new ScheduledBackups(() => svc);
+  backups.start();
   const sweeper = setInterval(() => {
     sweepSessions(svc);
     sweepTasks(svc);
@@ -392,6 +395,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       clearInterval(sweeper);
       cluster.stop();
       leases.stop();
+      backups.stop();
       for (const a of svc.taskAborts.values()) a.abort();
       await server.close();
       await hypervisor.close();

@@ -4,12 +4,12 @@
 // `{"error":[code, params…]}` with an HTTP error status, which XapiClient.transfer turns back into
 // the XenAPI error.
 import type http from 'node:http';
-import { DumpError, encodeDump, parseDump } from '../db/dump.js';
+import { DumpError, parseDump } from '../db/dump.js';
+import { poolDump } from '../impl/pool/backup.js';
 import { dryRun, restore, restoringHost } from '../impl/pool/restore.js';
 import type { Services } from '../impl/context.js';
 import { checkSession } from '../impl/session.js';
 import { ApiError } from '../model/errors.js';
-import type { Rec } from '../model/index.js';
 import { SCHEMA_VERSION } from '../model/schema.js';
 
 export const DUMP_PATH = '/pool/xmldbdump';
@@ -81,21 +81,9 @@ async function receiveDump(
 
 /** Streams a consistent cut of the pool database (the DB's rows are immutable once committed). */
 async function sendDump(svc: Services, res: http.ServerResponse): Promise<void> {
-  const { gen, rows } = svc.db.dumpRows();
-  const pool = [...svc.db.all('pool').values()][0]?.rec as Rec<'pool'> | undefined;
-  const master = svc.db.get('host', svc.hostRef) as Rec<'host'> | undefined;
+  const dump = poolDump(svc);
   res.writeHead(200, { 'Content-Type': 'application/x-ndjson' });
-  for (const chunk of encodeDump(
-    {
-      schema: SCHEMA_VERSION,
-      pool: pool?.uuid ?? '',
-      master: master?.uuid ?? '',
-      epoch: svc.cluster.currentEpoch,
-      generation: gen,
-      created: new Date(svc.clock.now()).toISOString(),
-    },
-    rows,
-  )) {
+  for (const chunk of dump.chunks) {
     if (res.destroyed) return; // the client went away
     if (!res.write(chunk))
       await new Promise<void>((resolve) => {
@@ -104,5 +92,8 @@ async function sendDump(svc: Services, res: http.ServerResponse): Promise<void> 
       });
   }
   res.end();
-  svc.audit.info({ call: 'pool.dump_database', rows: rows.length, generation: gen }, 'pool database dumped');
+  svc.audit.info(
+    { call: 'pool.dump_database', rows: dump.rows, generation: dump.generation },
+    'pool database dumped',
+  );
 }
