@@ -14,8 +14,15 @@ export function defaultSrProblem(svc: Services): string | undefined {
   if (pool.default_SR === NULL_REF) return 'The pool has no default SR.';
   const sr = svc.db.get('SR', pool.default_SR) as Rec<'SR'> | undefined;
   if (sr === undefined) return `The pool's default SR ${pool.default_SR} does not exist.`;
-  const plugged = sr.PBDs.some((p) => svc.db.get('PBD', p)?.currently_attached === true);
-  if (!plugged) return `The pool's default SR ${sr.name_label} (${sr.uuid}) is not plugged on any host.`;
+  // Plugged where it can be used now: on the master, or on a host connected to it.
+  const usable = sr.PBDs.some((p) => {
+    const pbd = svc.db.get('PBD', p) as Rec<'PBD'> | undefined;
+    return (
+      pbd?.currently_attached === true && (pbd.host === svc.hostRef || svc.cluster.isConnected(pbd.host))
+    );
+  });
+  if (!usable)
+    return `The pool's default SR ${sr.name_label} (${sr.uuid}) is not plugged on the master or on any host connected to it.`;
   return undefined;
 }
 
