@@ -30,6 +30,7 @@ import { classes, type Rec } from '../model/index.js';
 import { ApiHttpServer } from '../rpc/http-server.js';
 import { ScryptAuthenticator, writePasswordHash } from './auth.js';
 import { dbTransferRoute } from './db-transfer.js';
+import { makeHostBackup } from './host-backup.js';
 import { buildMethods } from './methods.js';
 import { Pipeline } from './pipeline.js';
 import { cryptoRandom, systemClock } from './system.js';
@@ -307,6 +308,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // The guide asks the operator to check default-SR after a master change: the new master does.
     becameMaster: () => setImmediate(() => checkDefaultSr(svc)),
     agent: async (call, args) => {
+      if (call === 'host.backup')
+        return { ok: true, value: makeHostBackup(svc, opts.dataDir, (k) => store.getMeta(k)) };
       try {
         return { ok: true, value: await runAgentCall(hypervisor, { storage, openStorage }, call, args) };
       } catch (e) {
@@ -360,7 +363,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const pipeline = new Pipeline(svc, buildMethods());
   const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));
   server.addRoute((req, res) => cluster.route(req, res));
-  server.addRoute(dbTransferRoute(() => svc));
+  // A host's backup is taken on that host: the master's here, a member's through its agent.
+  server.addRoute(
+    dbTransferRoute(
+      () => svc,
+      async (host) =>
+        host === svc.hostRef
+          ? makeHostBackup(svc, opts.dataDir, (k) => store.getMeta(k))
+          : String(
+              await cluster.agent(String((db.get('host', host) as Rec<'host'>).address), 'host.backup', []),
+            ),
+    ),
+  );
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);
   const backups = new ScheduledBackups(() => svc);

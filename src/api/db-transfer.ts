@@ -1,4 +1,5 @@
-// HTTP transfers beside the API, at xapi's path: `GET /pool/xmldbdump?session_id=…` streams the
+// HTTP transfers beside the API, at xapi's paths. `GET /host_backup?session_id=…&host=<ref>`
+// answers a host's configuration backup (src/api/host-backup.ts). `GET /pool/xmldbdump?session_id=…` streams the
 // pool database as a dump (src/db/dump.ts) from the master; `PUT …&dry_run=true|false` restores
 // one (src/impl/pool/restore.ts), after reading and checking all of it. Errors are answered as
 // `{"error":[code, params…]}` with an HTTP error status, which XapiClient.transfer turns back into
@@ -11,6 +12,7 @@ import type { Services } from '../impl/context.js';
 import { checkSession } from '../impl/session.js';
 import { ApiError } from '../model/errors.js';
 import { SCHEMA_VERSION } from '../model/schema.js';
+import { HOST_BACKUP_PATH } from './host-backup.js';
 
 export const DUMP_PATH = '/pool/xmldbdump';
 
@@ -20,11 +22,11 @@ function fail(res: http.ServerResponse, status: number, error: string[]): void {
 }
 
 /** The route handler for the HTTP server; false when the request is not for this route. */
-export function dbTransferRoute(svc: () => Services) {
+export function dbTransferRoute(svc: () => Services, hostBackup: (host: string) => Promise<string>) {
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== DUMP_PATH) return false;
-    void serve(svc(), url, req, res).catch((e: unknown) => {
+    if (url.pathname !== DUMP_PATH && url.pathname !== HOST_BACKUP_PATH) return false;
+    void serve(svc(), url, req, res, hostBackup).catch((e: unknown) => {
       if (e instanceof ApiError) {
         if (!res.headersSent) fail(res, e.code === 'SESSION_INVALID' ? 403 : 400, [e.code, ...e.params]);
         else res.destroy();
@@ -43,9 +45,23 @@ async function serve(
   url: URL,
   req: http.IncomingMessage,
   res: http.ServerResponse,
+  hostBackup: (host: string) => Promise<string>,
 ): Promise<void> {
   checkSession(svc, url.searchParams.get('session_id') ?? '');
   if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
+  if (url.pathname === HOST_BACKUP_PATH) {
+    req.resume();
+    if (req.method !== 'GET')
+      throw new ApiError('MESSAGE_METHOD_UNKNOWN', [`${req.method ?? ''} ${HOST_BACKUP_PATH}`]);
+    // xe host-backup host=: the host's own configuration, taken on that host.
+    const host = url.searchParams.get('host') ?? '';
+    if (svc.db.get('host', host) === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
+    const text = await hostBackup(host);
+    res.writeHead(200, { 'Content-Type': 'application/json' });
+    res.end(text);
+    svc.audit.info({ call: 'host.backup', host }, 'host configuration backed up');
+    return;
+  }
   if (req.method === 'GET') return sendDump(svc, res);
   if (req.method === 'PUT') return receiveDump(svc, url.searchParams.get('dry_run') === 'true', req, res);
   req.resume();

@@ -2,12 +2,13 @@
 // poolstackd: the per-host daemon. Composition root only: parse options, start, stop on signals.
 import { existsSync, readFileSync } from 'node:fs';
 import { startDaemon } from '../api/daemon.js';
+import { restoreDataDir } from '../api/host-backup.js';
 import { parseArgs } from './args.js';
 
 const usage = `usage: poolstackd --data-dir DIR --address A --port P [--http-port H] [--driver sim]
                   [--hostname NAME] [--root-password-file F] [--log-level L]
                   [--heartbeat-interval-ms N] [--dead-after-ms N] [--ack-timeout-ms N]
-                  [--lease-duration-ms N]`;
+                  [--lease-duration-ms N] [--restore-host-backup FILE]`;
 
 async function main(): Promise<void> {
   const a = parseArgs(
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
       'dead-after-ms',
       'ack-timeout-ms',
       'lease-duration-ms',
+      'restore-host-backup',
     ],
     ['help'],
   );
@@ -56,6 +58,17 @@ async function main(): Promise<void> {
       throw new Error(`--${name} needs a positive whole number of milliseconds`);
     return n;
   };
+  const backup = a.get('restore-host-backup');
+  if (backup !== undefined) {
+    // The guide's "Restore from backup" of the installation CD: the data directory is rebuilt from
+    // an xe host-backup file (once: a restart with the same command line does not do it again).
+    const r = await restoreDataDir(backup, dataDir, new Date());
+    if (r.restored)
+      console.log(
+        `poolstackd: restored host ${r.host} from ${backup}` +
+          (r.movedAside === undefined ? '' : `; the previous data directory is in ${r.movedAside}`),
+      );
+  }
   const daemon = await startDaemon({
     dataDir,
     address,

@@ -34,6 +34,8 @@ export interface TestPool {
    * standalone host (new identity, its own one-host pool) started at the same address and port.
    */
   reinstall(h: PoolHost): Promise<void>;
+  /** Starts a stopped host with the pool's options plus `extra` (e.g. --restore-host-backup F). */
+  startWith(h: PoolHost, extra: string[]): Promise<void>;
   stopAll(): Promise<void>;
   cleanup(): void;
 }
@@ -130,6 +132,14 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
       }),
     restart: async (h) => {
       h.handle = await h.handle.restart();
+    },
+    startWith: async (h, extra) => {
+      h.handle = await startDaemonProcess({
+        name: h.name,
+        address: h.address,
+        dataDir: h.handle.dataDir,
+        extraArgs: [...extraArgs, ...extra],
+      });
     },
     reinstall: async (h) => {
       await h.handle.kill();

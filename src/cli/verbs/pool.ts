@@ -240,6 +240,13 @@ export function poolCommands(): Command[] {
       run: restoreDatabase,
     },
     {
+      name: 'host-backup',
+      reqd: ['host', 'file-name'],
+      optional: [],
+      help: "Download a backup of the host's configuration (restore it with poolstackd --restore-host-backup).",
+      run: hostBackup,
+    },
+    {
       name: 'pool-sync-database',
       reqd: [],
       optional: [],
@@ -292,9 +299,18 @@ export function poolCommands(): Command[] {
  * failed or interrupted download never leaves a file that looks like a complete backup.
  */
 async function dumpDatabase(ctx: CliCtx): Promise<void> {
-  const file = required(ctx, 'file-name');
+  await download(ctx, '/pool/xmldbdump', { session_id: ctx.session }, required(ctx, 'file-name'));
+}
+
+/** Writes what the server sends under a temporary name, renamed when complete. */
+async function download(
+  ctx: CliCtx,
+  path: string,
+  query: Record<string, string>,
+  file: string,
+): Promise<void> {
   const partial = `${file}.partial`;
-  const res = await ctx.api.transfer('GET', '/pool/xmldbdump', { session_id: ctx.session });
+  const res = await ctx.api.transfer('GET', path, query);
   try {
     await pipeline(res, createWriteStream(partial, { mode: 0o600 }), { signal: ctx.signal });
     await rename(partial, file);
@@ -330,4 +346,29 @@ async function restoreDatabase(ctx: CliCtx): Promise<void> {
   let text = '';
   for await (const chunk of res) text += String(chunk);
   ctx.io.out(text);
+}
+
+/** The host named by `host=` (uuid, name-label or hostname), exactly one. */
+async function hostSelector(ctx: CliCtx): Promise<string> {
+  const sel = required(ctx, 'host');
+  const all = (await ctx.call('host.get_all_records')) as Record<
+    string,
+    { uuid: string; name_label: string; hostname: string }
+  >;
+  const hits = Object.entries(all).filter(
+    ([, h]) => h.uuid === sel || h.name_label === sel || h.hostname === sel,
+  );
+  if (hits.length !== 1)
+    throw new CliError(hits.length === 0 ? 'No matching hosts found' : 'Multiple matches found');
+  return hits[0]?.[0] ?? '';
+}
+
+/**
+ * xe host-backup host= file-name=: the host's configuration (identity, certificates, pool secret
+ * and role, the pool database as it holds it) written on this machine, under a temporary name
+ * renamed when complete. Restore it with `poolstackd --restore-host-backup FILE` (docs/recovery.md).
+ */
+async function hostBackup(ctx: CliCtx): Promise<void> {
+  const host = await hostSelector(ctx);
+  await download(ctx, '/host_backup', { session_id: ctx.session, host }, required(ctx, 'file-name'));
 }
