@@ -17,7 +17,7 @@ import { SimHypervisor } from '../drivers/hypervisor/sim/sim-driver.js';
 import type { StorageDriver } from '../drivers/storage/driver.js';
 import { FileSr, formatFromDeviceConfig } from '../drivers/storage/file/file-sr.js';
 import type { HostPower, Services } from '../impl/context.js';
-import { AgentFailure, reconcileMember, runAgentCall } from '../impl/host/agent.js';
+import { AgentFailure, reconcileMember, remote, runAgentCall } from '../impl/host/agent.js';
 import { AUTO_ENABLE_KEY } from '../impl/host/host.js';
 import { HostLeases, LeaseRecords } from '../impl/host/leases.js';
 import { ScheduledBackups } from '../impl/pool/backup.js';
@@ -26,11 +26,12 @@ import { firstStart, reconcile, type HostIdentity } from '../impl/host/bootstrap
 import { attachHostStorage } from '../impl/storage/sr.js';
 import { sweepSessions } from '../impl/session.js';
 import { sweepTasks } from '../impl/task.js';
+import { ApiError } from '../model/errors.js';
 import { classes, type Rec } from '../model/index.js';
 import { ApiHttpServer } from '../rpc/http-server.js';
 import { ScryptAuthenticator, writePasswordHash } from './auth.js';
 import { dbTransferRoute } from './db-transfer.js';
-import { makeHostBackup } from './host-backup.js';
+import { HostBackupError, makeHostBackup, stageHostBackup } from './host-backup.js';
 import { buildMethods } from './methods.js';
 import { Pipeline } from './pipeline.js';
 import { cryptoRandom, systemClock } from './system.js';
@@ -308,8 +309,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     // The guide asks the operator to check default-SR after a master change: the new master does.
     becameMaster: () => setImmediate(() => checkDefaultSr(svc)),
     agent: async (call, args) => {
-      if (call === 'host.backup')
-        return { ok: true, value: makeHostBackup(svc, opts.dataDir, (k) => store.getMeta(k)) };
+      if (call === 'host.backup') return { ok: true, value: hostBackupHere() };
+      if (call === 'host.restore') {
+        try {
+          return { ok: true, value: stageHere(String(args[0])) };
+        } catch (e) {
+          if (e instanceof ApiError)
+            return { ok: false, kind: 'api', code: e.code, message: JSON.stringify(e.params) };
+          throw e;
+        }
+      }
       try {
         return { ok: true, value: await runAgentCall(hypervisor, { storage, openStorage }, call, args) };
       } catch (e) {
@@ -325,6 +334,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       log.warn({ hostRef: svc.hostRef }, 'ejected from the pool: now a new one-host pool');
     },
   });
+  const hostBackupHere = () => makeHostBackup(svc, opts.dataDir, (k) => store.getMeta(k));
+  const stageHere = (text: string) => {
+    try {
+      return stageHostBackup(text, opts.dataDir, (db.get('host', svc.hostRef) as Rec<'host'>).uuid);
+    } catch (e) {
+      if (e instanceof HostBackupError) throw new ApiError('RESTORE_INVALID_BACKUP', [e.message]);
+      throw e;
+    }
+  };
   const svc: Services = {
     ...svcBase,
     hostRef,
@@ -363,17 +381,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const pipeline = new Pipeline(svc, buildMethods());
   const server = new ApiHttpServer((m, p) => pipeline.call(m, p), log.child({ module: 'rpc' }));
   server.addRoute((req, res) => cluster.route(req, res));
-  // A host's backup is taken on that host: the master's here, a member's through its agent.
+  // A host's backup is taken (and a restore staged) on that host: here, or through its agent.
+  const onHost = (host: string, call: string, args: unknown[], here: () => string) =>
+    host === svc.hostRef ? Promise.resolve(here()) : remote({ svc }, host)(call, args).then(String);
   server.addRoute(
-    dbTransferRoute(
-      () => svc,
-      async (host) =>
-        host === svc.hostRef
-          ? makeHostBackup(svc, opts.dataDir, (k) => store.getMeta(k))
-          : String(
-              await cluster.agent(String((db.get('host', host) as Rec<'host'>).address), 'host.backup', []),
-            ),
-    ),
+    dbTransferRoute(() => svc, {
+      backup: (host) => onHost(host, 'host.backup', [], () => hostBackupHere()),
+      stage: (host, text) => onHost(host, 'host.restore', [text], () => stageHere(text)),
+    }),
   );
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);

@@ -12,7 +12,7 @@ import type { Services } from '../impl/context.js';
 import { checkSession } from '../impl/session.js';
 import { ApiError } from '../model/errors.js';
 import { SCHEMA_VERSION } from '../model/schema.js';
-import { HOST_BACKUP_PATH } from './host-backup.js';
+import { HOST_BACKUP_PATH, HOST_RESTORE_PATH } from './host-backup.js';
 
 export const DUMP_PATH = '/pool/xmldbdump';
 
@@ -22,11 +22,17 @@ function fail(res: http.ServerResponse, status: number, error: string[]): void {
 }
 
 /** The route handler for the HTTP server; false when the request is not for this route. */
-export function dbTransferRoute(svc: () => Services, hostBackup: (host: string) => Promise<string>) {
+export interface HostBackups {
+  backup(host: string): Promise<string>;
+  /** Checks and keeps a backup on its host; answers what to do next. */
+  stage(host: string, text: string): Promise<string>;
+}
+
+export function dbTransferRoute(svc: () => Services, hosts: HostBackups) {
   return (req: http.IncomingMessage, res: http.ServerResponse): boolean => {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== DUMP_PATH && url.pathname !== HOST_BACKUP_PATH) return false;
-    void serve(svc(), url, req, res, hostBackup).catch((e: unknown) => {
+    if (![DUMP_PATH, HOST_BACKUP_PATH, HOST_RESTORE_PATH].includes(url.pathname)) return false;
+    void serve(svc(), url, req, res, hosts).catch((e: unknown) => {
       if (e instanceof ApiError) {
         if (!res.headersSent) fail(res, e.code === 'SESSION_INVALID' ? 403 : 400, [e.code, ...e.params]);
         else res.destroy();
@@ -45,7 +51,7 @@ async function serve(
   url: URL,
   req: http.IncomingMessage,
   res: http.ServerResponse,
-  hostBackup: (host: string) => Promise<string>,
+  hosts: HostBackups,
 ): Promise<void> {
   checkSession(svc, url.searchParams.get('session_id') ?? '');
   if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
@@ -56,10 +62,28 @@ async function serve(
     // xe host-backup host=: the host's own configuration, taken on that host.
     const host = url.searchParams.get('host') ?? '';
     if (svc.db.get('host', host) === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
-    const text = await hostBackup(host);
+    const text = await hosts.backup(host);
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(text);
     svc.audit.info({ call: 'host.backup', host }, 'host configuration backed up');
+    return;
+  }
+  if (url.pathname === HOST_RESTORE_PATH) {
+    if (req.method !== 'PUT') {
+      req.resume();
+      throw new ApiError('MESSAGE_METHOD_UNKNOWN', [`${req.method ?? ''} ${HOST_RESTORE_PATH}`]);
+    }
+    const host = url.searchParams.get('host') ?? '';
+    if (svc.db.get('host', host) === undefined) {
+      req.resume();
+      throw new ApiError('HANDLE_INVALID', ['host', host]);
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const answer = await hosts.stage(host, Buffer.concat(chunks).toString('utf8'));
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(answer + '\n');
+    svc.audit.info({ call: 'host.restore', host }, 'host backup stored on the host');
     return;
   }
   if (req.method === 'GET') return sendDump(svc, res);

@@ -20,6 +20,9 @@ import { SCHEMA_VERSION } from '../model/schema.js';
 
 export const HOST_BACKUP_FORMAT = 'poolstack-host-backup';
 export const HOST_BACKUP_PATH = '/host_backup';
+export const HOST_RESTORE_PATH = '/host_restore';
+/** Where xe host-restore leaves a checked backup on its host, for --restore-host-backup. */
+export const STAGED_BACKUP = 'host-backup.restore';
 
 /** Files of the data directory that make the host's identity (relative paths). */
 const FILES = ['tls/server.key', 'tls/server.crt', 'root-password.scrypt'];
@@ -131,15 +134,17 @@ export async function restoreDataDir(
   dataDir: string,
   now: Date,
 ): Promise<{ host: string; restored: boolean; movedAside?: string }> {
+  const marker = join(dataDir, 'restored-from-host-backup');
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
+    // A backup staged in the data directory went aside with the old directory: done already.
+    if (existsSync(marker)) return { host: '', restored: false };
     throw new HostBackupError(`cannot read ${file}: ${String(e)}`);
   }
   const b = parseHostBackup(text);
   const sum = createHash('sha256').update(text).digest('hex');
-  const marker = join(dataDir, 'restored-from-host-backup');
   if (existsSync(marker) && readFileSync(marker, 'utf8').trim() === sum)
     return { host: b.host, restored: false };
   let dump;
@@ -182,4 +187,22 @@ export async function restoreDataDir(
   return movedAside === undefined
     ? { host: b.host, restored: true }
     : { host: b.host, restored: true, movedAside };
+}
+
+/**
+ * xe host-restore on the host itself: checks that the backup is intact and is this host's, then
+ * keeps it in the data directory for `poolstackd --restore-host-backup` (as xapi keeps it on the
+ * backup partition for the installer). The running host is not changed.
+ */
+export function stageHostBackup(text: string, dataDir: string, hostUuid: string): string {
+  const b = parseHostBackup(text);
+  if (b.host !== hostUuid)
+    throw new HostBackupError(`the backup is of host ${b.host}, not of this host (${hostUuid})`);
+  const file = join(dataDir, STAGED_BACKUP);
+  writeFileSync(`${file}.partial`, text, { mode: 0o600 });
+  renameSync(`${file}.partial`, file);
+  return (
+    `The backup of host ${b.host} taken ${b.created} is stored on the host as ${file}.\n` +
+    `To restore it, stop poolstackd on that host and start it again with --restore-host-backup ${file}`
+  );
 }

@@ -1,5 +1,6 @@
 // Proves the guide's "host software or configuration corrupted" procedure on a real three-host
-// pool: xe host-backup saves a member's configuration; its data directory is wrecked; a corrupted
+// pool: xe host-backup saves a member's configuration and xe host-restore keeps it on the host
+// (another host's backup refused); its data directory is wrecked; a corrupted
 // backup is refused with nothing touched; poolstackd --restore-host-backup rebuilds the data
 // directory (the wrecked one moved aside), the host is back in its pool with the same uuid as a
 // member, and restarting with the same command line does not restore again.
@@ -31,6 +32,21 @@ describe('host configuration backup and restore', { timeout: 180_000 }, () => {
       assert.equal(missing.code, 1);
       assert.ok(!existsSync(join(pool.dir, 'x')));
 
+      // xe host-restore keeps the checked backup on its host; another host's backup is refused.
+      const wrong = await xe.run([
+        'host-restore',
+        `host=${b.name}`,
+        `file-name=${join(pool.dir, 'a.host-backup')}`,
+      ]);
+      assert.equal(wrong.code, 1);
+      assert.match(wrong.stdout + wrong.stderr, /not of this host/);
+      const staged = join(b.handle.dataDir, 'host-backup.restore');
+      assert.match(
+        await xe.ok(['host-restore', `host=${b.name}`, `file-name=${file}`]),
+        /--restore-host-backup/,
+      );
+      assert.equal(readFileSync(staged, 'utf8'), readFileSync(file, 'utf8'));
+
       // The host's configuration is wrecked: its database overwritten, its certificates gone.
       await b.handle.kill();
       const dataDir = b.handle.dataDir;
@@ -54,8 +70,8 @@ describe('host configuration backup and restore', { timeout: 180_000 }, () => {
         [],
       );
 
-      // The good backup: the host is back, as itself, a member of its pool.
-      await pool.startWith(b, ['--restore-host-backup', file]);
+      // The staged backup: the host is back, as itself, a member of its pool.
+      await pool.startWith(b, ['--restore-host-backup', staged]);
       assert.ok(
         readdirSync(dirname(dataDir)).some((n) => n.includes('before-restore')),
         'the wrecked dir is kept',
@@ -69,7 +85,7 @@ describe('host configuration backup and restore', { timeout: 180_000 }, () => {
 
       // Restarting with the same command line does not restore again.
       await b.handle.stop();
-      await pool.startWith(b, ['--restore-host-backup', file]);
+      await pool.startWith(b, ['--restore-host-backup', staged]);
       assert.equal(readdirSync(dirname(dataDir)).filter((n) => n.includes('before-restore')).length, 1);
       await waitFor('b to be live again', 30000, async () =>
         (await live(m, hb)) === true ? true : undefined,

@@ -247,6 +247,13 @@ export function poolCommands(): Command[] {
       run: hostBackup,
     },
     {
+      name: 'host-restore',
+      reqd: ['host', 'file-name'],
+      optional: [],
+      help: "Upload a backup of the host's configuration to the host, to restore with poolstackd --restore-host-backup.",
+      run: hostRestore,
+    },
+    {
       name: 'pool-sync-database',
       reqd: [],
       optional: [],
@@ -371,4 +378,22 @@ async function hostSelector(ctx: CliCtx): Promise<string> {
 async function hostBackup(ctx: CliCtx): Promise<void> {
   const host = await hostSelector(ctx);
   await download(ctx, '/host_backup', { session_id: ctx.session, host }, required(ctx, 'file-name'));
+}
+
+/**
+ * xe host-restore host= file-name=: the host checks the backup is intact and its own, and keeps it
+ * for `poolstackd --restore-host-backup` (xapi keeps it on the backup partition for the installer).
+ */
+async function hostRestore(ctx: CliCtx): Promise<void> {
+  const host = await hostSelector(ctx);
+  const file = required(ctx, 'file-name');
+  const input = createReadStream(file);
+  await new Promise<void>((resolve, reject) => {
+    input.once('open', () => resolve());
+    input.once('error', (e) => reject(new CliError(`Cannot read ${file}: ${e.message}`)));
+  });
+  const res = await ctx.api.transfer('PUT', '/host_restore', { session_id: ctx.session, host }, input);
+  let text = '';
+  for await (const chunk of res) text += String(chunk);
+  ctx.io.out(text);
 }

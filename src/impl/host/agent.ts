@@ -53,7 +53,8 @@ export class AgentFailure extends Error {
   }
 }
 
-function remote(ctx: Pick<Ctx, 'svc'>, host: string) {
+/** A call of `host`'s agent, with its failures as the errors they were there (XenAPI, driver, storage). */
+export function remote(ctx: Pick<Ctx, 'svc'>, host: string) {
   const rec = ctx.svc.db.get('host', host) as Rec<'host'> | undefined;
   if (rec === undefined) throw new ApiError('HANDLE_INVALID', ['host', host]);
   return async (call: string, args: unknown[]): Promise<unknown> => {
