@@ -1,7 +1,7 @@
 // Proves the guide's "whole pool lost" procedure with Poolstack's commands on real daemons: a
 // three-host pool running VMs on a shared SR is dumped with xe pool-dump-database, every data
 // directory is destroyed, and on the reinstalled machines truncated, corrupted, foreign and
-// newer-schema files are refused with nothing changed, a dry run prints the plan and changes
+// newer-schema files (and a restore over a running VM) are refused with nothing changed, a dry run prints the plan and changes
 // nothing, the restore (in-process, no reboot) brings the storage and the VMs back on one host,
 // the others join, and the VMs start.
 import assert from 'node:assert/strict';
@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import type { XapiClient } from '../../src/rpc/client.js';
 import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost } from '../../src/testing/pool.js';
-import { makeVmWithDisk } from '../../src/testing/records.js';
+import { makeVmWithDisk, vmFields } from '../../src/testing/records.js';
 import { Xe } from '../compat/xe-helpers.js';
 
 /** What a refused restore must leave exactly as it was. */
@@ -101,6 +101,17 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
         assert.match(r.stdout + r.stderr, why, name);
         assert.equal(await state(m), before, `${name}: the refused restore changed something`);
       }
+      // A VM running on the restoring host that the dump does not know: refused, nothing changed.
+      const stray = (await m.callSession('VM.create', vmFields('stray'))) as string;
+      await m.callSession('VM.start', stray, false, false);
+      const withStray = await state(m);
+      const refused = await xe.run(['pool-restore-database', `file-name=${dump}`, '--force']);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stdout + refused.stderr, /shut them down first/);
+      assert.equal(await state(m), withStray);
+      await m.callSession('VM.hard_shutdown', stray);
+      await m.callSession('VM.destroy', stray);
+
       // Without --force the restore is refused; the dry run says what it would do and does nothing.
       const unforced = await xe.run(['pool-restore-database', `file-name=${dump}`]);
       assert.equal(unforced.code, 1);

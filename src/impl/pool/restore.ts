@@ -141,6 +141,13 @@ function carriedOver(svc: Services, dump: ParsedDump, masterRef: string): Stored
 export async function restore(svc: Services, dump: ParsedDump, here: RestoringHost): Promise<string[]> {
   const p = plan(svc, dump, here);
   if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
+  // Domains the restored database would not know of would be destroyed as strays: refuse instead.
+  const kept = new Set(p.kept.map((v) => v.uuid));
+  const strays = [...here.domains].filter((d) => !kept.has(d));
+  if (strays.length > 0)
+    throw new ApiError('OPERATION_NOT_ALLOWED', [
+      `this host runs ${strays.length} VM(s) that the backup does not have running here (${strays.join(', ')}): shut them down first`,
+    ]);
   const rows = restoredRows(svc, dump, p, here);
   const sessions = [...svc.db.all('session').keys()];
   svc.db.restoreAll(Math.max(svc.db.generation, dump.header.generation) + 1, rows);
