@@ -87,7 +87,7 @@ export function makeHostBackup(
     created: new Date(svc.clock.now()).toISOString(),
     files,
     local: localKeys,
-    dump: [...poolDump(svc).chunks].join(''),
+    dump: Buffer.concat([...poolDump(svc).chunks]).toString('utf8'),
   };
   const line = JSON.stringify(doc);
   return `${line}\n${JSON.stringify({ sha256: createHash('sha256').update(line).digest('hex') })}\n`;

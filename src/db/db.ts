@@ -304,6 +304,8 @@ export class Db {
       if (def === undefined || !def.persist) return `unknown class ${r.cls} (${r.ref})`;
       if (refs.has(r.ref)) return `the reference ${r.ref} appears twice`;
       refs.add(r.ref);
+      for (const k of Object.keys(r.body))
+        if (def.fields[k] === undefined) return `${r.cls} ${r.ref} has an unknown field ${k}`;
       const bad = recordConforms(def, withDefaults(def, r.body), this.resolve);
       if (bad !== undefined) return `${r.cls} ${r.ref} has an invalid field ${bad}`;
     }
@@ -311,14 +313,16 @@ export class Db {
   }
 
   /**
-   * A master replaces its whole persistent state with `rows` (checked by checkRows) at generation
+   * A master replaces its whole persistent state with `rows` (checked by checkRows: the caller
+   * must have called it on these rows) at generation
    * `gen`, which must be above the current one, in one SQLite transaction. Memory-only classes
    * (sessions, tasks) are kept; event tokens from before are answered from a full scan.
    */
   restoreAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string> = {}): void {
     assert(!this.replica, 'restoreAll on a replica');
     assert(gen > this.gen, `restored generation ${gen} is not above ${this.gen}`);
-    this.replaceState(gen, rows, meta, false);
+    // checkRows has validated them: they load without a second check.
+    this.replaceState(gen, rows, meta, true);
   }
 
   private replaceState(

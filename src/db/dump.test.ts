@@ -25,7 +25,7 @@ function rowsOf(n: number): DumpRow[] {
   }));
 }
 
-const text = (rows: DumpRow[], h = header) => [...encodeDump(h, rows)].join('');
+const text = (rows: DumpRow[], h = header) => Buffer.concat([...encodeDump(h, rows)]).toString('utf8');
 
 async function* chunks(s: string, size = 7): AsyncGenerator<string> {
   for (let i = 0; i < s.length; i += size) yield s.slice(i, i + size);

@@ -59,22 +59,26 @@ export interface DumpRow {
 export function* encodeDump(
   header: Omit<DumpHeader, 'format' | 'version' | 'rows'>,
   rows: readonly DumpRow[],
-): Generator<string> {
+): Generator<Buffer> {
   const hash = createHash('sha256');
+  // Each chunk is encoded to UTF-8 once, for the checksum and for the writer alike.
   const emit = (s: string) => {
-    hash.update(s);
-    return s;
+    const b = Buffer.from(s);
+    hash.update(b);
+    return b;
   };
   const full: DumpHeader = { format: DUMP_FORMAT, version: DUMP_VERSION, ...header, rows: rows.length };
   yield emit(JSON.stringify(full) + '\n');
   const BATCH = 1000;
   for (let i = 0; i < rows.length; i += BATCH) {
     let chunk = '';
-    for (const r of rows.slice(i, i + BATCH))
+    for (let j = i; j < Math.min(i + BATCH, rows.length); j++) {
+      const r = rows[j] as DumpRow;
       chunk += `[${JSON.stringify(r.cls)},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${JSON.stringify(r.text)}]\n`;
+    }
     yield emit(chunk);
   }
-  yield JSON.stringify({ end: true, rows: rows.length, sha256: hash.digest('hex') }) + '\n';
+  yield Buffer.from(JSON.stringify({ end: true, rows: rows.length, sha256: hash.digest('hex') }) + '\n');
 }
 
 export interface ParsedDump {
@@ -92,6 +96,7 @@ export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: 
   let trailer: Record<string, unknown> | undefined;
   const rows: StoredRow[] = [];
   let rest = '';
+  let toHash = '';
   let lineNo = 0;
   const take = (line: string) => {
     lineNo++;
@@ -106,7 +111,7 @@ export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: 
       trailer = parseJson(line, lineNo);
       return;
     }
-    hash.update(line + '\n');
+    toHash += line + '\n';
     rows.push(parseRow(line, lineNo));
   };
   for await (const chunk of chunks) {
@@ -118,9 +123,13 @@ export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: 
       pos = nl + 1;
     }
     rest = rest.slice(pos);
+    // The checksum is fed once per chunk, not once per line.
+    hash.update(toHash);
+    toHash = '';
     if (header === undefined && rest.length > 4096)
       throw new DumpError('FOREIGN', 'this is not a Poolstack pool database dump');
   }
+  hash.update(toHash);
   if (rest.length > 0) {
     if (header === undefined && rest.startsWith(`{"format":"${DUMP_FORMAT}"`))
       throw new DumpError('TRUNCATED', 'the dump ends inside its header: the file is truncated');

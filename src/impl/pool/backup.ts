@@ -11,7 +11,7 @@ import type { Ctx, Services } from '../context.js';
 import { createMessage } from '../misc.js';
 
 /** A consistent cut of the pool database (committed rows are immutable) as dump text chunks. */
-export function poolDump(svc: Services): { chunks: Iterable<string>; rows: number; generation: number } {
+export function poolDump(svc: Services): { chunks: Iterable<Buffer>; rows: number; generation: number } {
   const { gen, rows } = svc.db.dumpRows();
   const pool = [...svc.db.all('pool').values()][0]?.rec as Rec<'pool'> | undefined;
   const master = svc.db.get('host', svc.hostRef) as Rec<'host'> | undefined;

@@ -64,31 +64,36 @@ export function restoredRows(
   p: RestorePlan,
   here: RestoringHost,
 ): StoredRow[] {
-  const rows = new Map(dump.rows.map((r) => [r.ref, { ...r, body: { ...r.body } }]));
+  // The parsed rows belong to this restore alone: they are changed in place, and only the rows
+  // that changed are serialised again (the others keep the dump's text).
+  const rows = new Map(dump.rows.map((r) => [r.ref, r]));
+  const changed = new Set<string>();
+  const edit = (ref: unknown, patch: Body): void => {
+    const r = typeof ref === 'string' ? rows.get(ref) : undefined;
+    if (r === undefined) return;
+    Object.assign(r.body, patch);
+    changed.add(r.ref);
+  };
   const body = (ref: unknown): Body | undefined =>
     typeof ref === 'string' ? rows.get(ref)?.body : undefined;
-  const master = body(p.master.ref) as Body;
-  Object.assign(master, {
+  edit(p.master.ref, {
     uuid: here.uuid,
     address: here.address,
     hostname: here.hostname,
     server_certificate: svc.certificate,
     enabled: true,
   });
-  for (const h of [p.master, ...p.rejoin]) {
-    const metrics = body(body(h.ref)?.metrics);
-    if (metrics !== undefined) metrics.live = h === p.master;
-  }
+  for (const h of [p.master, ...p.rejoin]) edit(body(h.ref)?.metrics, { live: h === p.master });
   // The control domain of the master's record is this host's.
   const myDom0 = [...svc.db.all('VM').values()].find(
     (r) => (r.rec as Rec<'VM'>).is_control_domain && (r.rec as Rec<'VM'>).resident_on === svc.hostRef,
   );
   for (const r of rows.values())
     if (r.cls === 'VM' && r.body.is_control_domain === true && r.body.resident_on === p.master.ref && myDom0)
-      r.body.uuid = (myDom0.rec as Rec<'VM'>).uuid;
+      edit(r.ref, { uuid: (myDom0.rec as Rec<'VM'>).uuid });
   for (const vm of p.reset) {
     const b = body(vm.ref) as Body;
-    Object.assign(b, {
+    edit(vm.ref, {
       power_state: 'Halted',
       resident_on: NULL_REF,
       scheduled_to_be_resident_on: NULL_REF,
@@ -98,16 +103,22 @@ export function restoredRows(
     for (const dev of [
       ...((b.VBDs as string[] | undefined) ?? []),
       ...((b.VIFs as string[] | undefined) ?? []),
-    ]) {
-      const d = body(dev);
-      if (d !== undefined)
-        Object.assign(d, { currently_attached: false, reserved: false, current_operations: {} });
-    }
+    ])
+      edit(dev, { currently_attached: false, current_operations: {} });
   }
   for (const r of rows.values())
-    if (r.cls === 'VDI') Object.assign(r.body, { lease_holder: NULL_REF, lease_expires: NULL_DATE });
-  for (const r of carriedOver(svc, dump, p.master.ref)) rows.set(r.ref, r);
-  return [...rows.values()].map((r) => ({ ...r, text: JSON.stringify(r.body) }));
+    if (r.cls === 'VDI' && r.body.lease_holder !== undefined && r.body.lease_holder !== NULL_REF)
+      edit(r.ref, { lease_holder: NULL_REF, lease_expires: NULL_DATE });
+  for (const r of carriedOver(svc, dump, p.master.ref)) {
+    rows.set(r.ref, r);
+    changed.add(r.ref);
+  }
+  const edited = [...changed].map((ref) => rows.get(ref) as StoredRow);
+  for (const r of edited) r.text = JSON.stringify(r.body);
+  // The dump's rows were checked when read; the ones changed here are checked again.
+  const bad = svc.db.checkRows(edited);
+  if (bad !== undefined) throw new ApiError('INTERNAL_ERROR', [`the restore made an invalid record: ${bad}`]);
+  return [...rows.values()];
 }
 
 /** This host's local (non-shared) SRs the dump does not know, with their PBDs and VDIs. */
