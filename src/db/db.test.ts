@@ -1,6 +1,7 @@
 // Proves the DB's contract: one generation per committed transaction, atomic rollback, inverse
 // sets kept in step, coalesced change queries (add/mod/del) from the log and from a table scan
-// after reopening, and generations that never go backwards across a restart.
+// after reopening, generations that never go backwards across a restart, and restores that
+// check rows from outside before replacing the state.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -190,5 +191,53 @@ describe('Db', () => {
     clock.advance(1000);
     await timed;
     db.close();
+  });
+});
+
+describe('Db restore', () => {
+  const row = (cls: string, ref: string, body: Record<string, unknown>) => ({
+    cls,
+    ref,
+    ctime: 1,
+    mtime: 1,
+    body,
+  });
+
+  it('checks rows from outside before they replace the state', () => {
+    const { db } = open();
+    const good = [row('parent', 'OpaqueRef:p', { uuid: 'p', name_label: 'x' })];
+    assert.equal(db.checkRows(good), undefined);
+    assert.match(db.checkRows([row('nope', 'OpaqueRef:n', {})]) ?? '', /unknown class/);
+    assert.match(db.checkRows([row('eph', 'OpaqueRef:e', { uuid: 'e' })]) ?? '', /unknown class/);
+    assert.match(db.checkRows([...good, ...good]) ?? '', /twice/);
+    assert.match(db.checkRows([row('parent', 'OpaqueRef:p', { uuid: 1 })]) ?? '', /invalid field uuid/);
+    assert.match(
+      db.checkRows([row('parent', 'OpaqueRef:p', { uuid: 'p', extra: 1 })]) ?? '',
+      /unknown field extra/,
+    );
+  });
+
+  it('replaces the persistent state at a higher generation, durably, keeping memory-only rows', () => {
+    const { db, dir } = open();
+    db.transact((tx) => {
+      tx.create('parent', 'OpaqueRef:old', { uuid: 'old', name_label: 'old' });
+      tx.create('eph', 'OpaqueRef:e', { uuid: 'e' });
+    });
+    const gen = db.generation + 10;
+    db.restoreAll(gen, [
+      row('parent', 'OpaqueRef:p', { uuid: 'p', name_label: 'restored' }),
+      row('kid', 'OpaqueRef:k', { uuid: 'k', owner: 'OpaqueRef:p' }),
+    ]);
+    assert.equal(db.generation, gen);
+    assert.equal(db.get('parent', 'OpaqueRef:old'), undefined);
+    assert.deepEqual(db.get('parent', 'OpaqueRef:p')?.kids, ['OpaqueRef:k']);
+    assert.equal(db.get('kid', 'OpaqueRef:k')?.scratch, 7);
+    assert.notEqual(db.get('eph', 'OpaqueRef:e'), undefined);
+    assert.throws(() => db.restoreAll(gen, []));
+    db.close();
+    const again = open(dir).db;
+    assert.equal(again.get('parent', 'OpaqueRef:p')?.name_label, 'restored');
+    assert.ok(again.generation >= gen);
+    again.close();
   });
 });

@@ -53,3 +53,19 @@ export async function makeVmWithDisk(
   });
   return { vm, vdi, uuid: (await c.callSession('VM.get_uuid', vm)) as string };
 }
+
+/** A shared directory SR (type file) at `location`, created from `host`: a PBD on every host. */
+export async function createSharedSr(c: SessionCaller, host: string, location: string): Promise<string> {
+  return (await c.callSession(
+    'SR.create',
+    host,
+    { location },
+    0,
+    'shared',
+    '',
+    'file',
+    'user',
+    true,
+    {},
+  )) as string;
+}

@@ -10,25 +10,13 @@ import { describe, it } from 'node:test';
 import type { XapiClient } from '../../src/rpc/client.js';
 import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
 import { whoIsMaster, withPool, type PoolHost, type TestPool } from '../../src/testing/pool.js';
-import { makeVmWithDisk } from '../../src/testing/records.js';
+import { createSharedSr, makeVmWithDisk } from '../../src/testing/records.js';
 import { Xe } from '../compat/xe-helpers.js';
 
 const NULL_REF = 'OpaqueRef:NULL';
 
-async function sharedSr(pool: TestPool, m: XapiClient, host: string): Promise<string> {
-  return (await m.callSession(
-    'SR.create',
-    host,
-    { location: join(pool.dir, 'shared-sr') },
-    0,
-    'shared',
-    '',
-    'file',
-    'user',
-    true,
-    {},
-  )) as string;
-}
+const sharedSr = (pool: TestPool, m: XapiClient, host: string) =>
+  createSharedSr(m, host, join(pool.dir, 'shared-sr'));
 
 const hostRef = async (m: XapiClient, h: PoolHost) =>
   ((await m.callSession('host.get_by_name_label', h.name)) as string[])[0] ?? '';

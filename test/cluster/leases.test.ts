@@ -11,7 +11,7 @@ import { aliveDomains } from '../../src/drivers/hypervisor/sim/sim-state.js';
 import { XapiCallError, type XapiClient } from '../../src/rpc/client.js';
 import { waitFor } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost, type TestPool } from '../../src/testing/pool.js';
-import { makeVmWithDisk } from '../../src/testing/records.js';
+import { createSharedSr, makeVmWithDisk } from '../../src/testing/records.js';
 
 const LEASE_MS = 6000;
 const NULL_REF = 'OpaqueRef:NULL';
@@ -65,18 +65,7 @@ async function setup(pool: TestPool): Promise<Setup> {
   const m = await pool.client(pool.hosts[0]?.address ?? '');
   const host = async (h: PoolHost) =>
     ((await m.callSession('host.get_by_name_label', h.name)) as string[])[0] ?? '';
-  const sr = (await m.callSession(
-    'SR.create',
-    await host(pool.hosts[0] as PoolHost),
-    { location: join(pool.dir, 'shared-sr') },
-    0,
-    'shared',
-    '',
-    'file',
-    'user',
-    true,
-    {},
-  )) as string;
+  const sr = await createSharedSr(m, await host(pool.hosts[0] as PoolHost), join(pool.dir, 'shared-sr'));
   const pbds = (await m.callSession('SR.get_PBDs', sr)) as string[];
   assert.equal(pbds.length, pool.hosts.length, 'one PBD per host');
   for (const p of pbds) assert.equal(await m.callSession('PBD.get_currently_attached', p), true);

@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import type { XapiClient } from '../../src/rpc/client.js';
 import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost } from '../../src/testing/pool.js';
-import { makeVmWithDisk, vmFields } from '../../src/testing/records.js';
+import { createSharedSr, makeVmWithDisk, vmFields } from '../../src/testing/records.js';
 import { Xe } from '../compat/xe-helpers.js';
 
 /** What a refused restore must leave exactly as it was. */
@@ -43,18 +43,7 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
       let m = await pool.client(a.address);
       const hostRef = async (cl: XapiClient, h: PoolHost) =>
         ((await cl.callSession('host.get_by_name_label', h.name)) as string[])[0] ?? '';
-      const sr = (await m.callSession(
-        'SR.create',
-        await hostRef(m, a),
-        { location: join(pool.dir, 'shared-sr') },
-        0,
-        'shared',
-        '',
-        'file',
-        'user',
-        true,
-        {},
-      )) as string;
+      const sr = await createSharedSr(m, await hostRef(m, a), join(pool.dir, 'shared-sr'));
       const srUuid = (await m.callSession('SR.get_uuid', sr)) as string;
       const [poolRef] = (await m.callSession('pool.get_all')) as string[];
       await m.callSession('pool.set_default_SR', poolRef, sr);
