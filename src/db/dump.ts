@@ -3,7 +3,7 @@
 //
 //   line 1      header  {"format":"poolstack-pool-dump","version":1,"schema":S,"pool":…,"master":…,
 //                        "epoch":E,"generation":G,"created":…,"rows":N}
-//   lines 2…N+1 rows    [class, ref, ctime, mtime, "<record as JSON text>"]
+//   lines 2…N+1 rows    [class, ref, ctime, mtime, {record}]   (the record's stored JSON text, as is)
 //   last line   trailer {"end":true,"rows":N,"sha256":"<hex of every byte before this line>"}
 //
 // A reader knows a file that is not a dump (no header), a newer format or schema, a truncated file
@@ -74,7 +74,8 @@ export function* encodeDump(
     let chunk = '';
     for (let j = i; j < Math.min(i + BATCH, rows.length); j++) {
       const r = rows[j] as DumpRow;
-      chunk += `[${JSON.stringify(r.cls)},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${JSON.stringify(r.text)}]\n`;
+      // The stored text is JSON already: it goes in as it is, not escaped into a string.
+      chunk += `[${JSON.stringify(r.cls)},${JSON.stringify(r.ref)},${r.ctime},${r.mtime},${r.text}]\n`;
     }
     yield emit(chunk);
   }
@@ -200,37 +201,25 @@ function parseHeader(line: string, schema: number): DumpHeader {
   return h;
 }
 
+/** `["cls","ref",ctime,mtime,` — what precedes the record on a row line. */
+const ROW_PREFIX = /^\[("(?:[^"\\]|\\.)*"),("(?:[^"\\]|\\.)*"),(\d{1,15}),(\d{1,15}),/;
+
+/** A row line: the record's text is cut out as it is (one parse, of the record only). */
 function parseRow(line: string, lineNo: number): StoredRow {
-  let x: unknown;
+  const m = ROW_PREFIX.exec(line);
+  if (m === null || !line.endsWith(']')) throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
+  const text = line.slice(m[0].length, -1);
+  let cls: unknown, ref: unknown, body: unknown;
   try {
-    x = JSON.parse(line);
+    cls = JSON.parse(m[1] as string);
+    ref = JSON.parse(m[2] as string);
+    body = JSON.parse(text);
   } catch {
     throw new DumpError('CORRUPT', `line ${lineNo} is not valid JSON`);
   }
-  if (!Array.isArray(x) || x.length !== 5) throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
-  const [cls, ref, ctime, mtime, text] = x as unknown[];
-  if (
-    typeof cls !== 'string' ||
-    typeof ref !== 'string' ||
-    !Number.isSafeInteger(ctime) ||
-    !Number.isSafeInteger(mtime) ||
-    typeof text !== 'string'
-  )
+  if (typeof cls !== 'string' || typeof ref !== 'string')
     throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new DumpError('CORRUPT', `the record on line ${lineNo} is not valid JSON`);
-  }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new DumpError('CORRUPT', `the record on line ${lineNo} is not an object`);
-  return {
-    cls,
-    ref,
-    ctime: ctime as number,
-    mtime: mtime as number,
-    body: body as Record<string, unknown>,
-    text,
-  };
+  return { cls, ref, ctime: Number(m[3]), mtime: Number(m[4]), body: body as Record<string, unknown>, text };
 }
