@@ -215,6 +215,8 @@ describe('Db restore', () => {
       db.checkRows([row('parent', 'OpaqueRef:p', { uuid: 'p', extra: 1 })]) ?? '',
       /unknown field extra/,
     );
+    const proto = JSON.parse('{"uuid":"p","__proto__":{"x":1}}') as Record<string, unknown>;
+    assert.match(db.checkRows([row('parent', 'OpaqueRef:p', proto)]) ?? '', /unknown field __proto__/);
   });
 
   it('replaces the persistent state at a higher generation, durably, keeping memory-only rows', () => {

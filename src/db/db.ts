@@ -7,6 +7,7 @@ import { limits } from '../base/limits.js';
 import type { ClassDef } from '../model/define.js';
 import {
   completeInPlace,
+  bodyConforms,
   recordConforms,
   withDefaults,
   withDefaultsOwned,
@@ -304,10 +305,11 @@ export class Db {
       if (def === undefined || !def.persist) return `unknown class ${r.cls} (${r.ref})`;
       if (refs.has(r.ref)) return `the reference ${r.ref} appears twice`;
       refs.add(r.ref);
-      for (const k of Object.keys(r.body))
-        if (def.fields[k] === undefined) return `${r.cls} ${r.ref} has an unknown field ${k}`;
-      const bad = recordConforms(def, withDefaults(def, r.body), this.resolve);
-      if (bad !== undefined) return `${r.cls} ${r.ref} has an invalid field ${bad}`;
+      const bad = bodyConforms(def, r.body, this.resolve);
+      if (bad !== undefined)
+        return !Object.hasOwn(def.fields, bad)
+          ? `${r.cls} ${r.ref} has an unknown field ${bad}`
+          : `${r.cls} ${r.ref} has an invalid field ${bad}`;
     }
     return undefined;
   }

@@ -161,6 +161,23 @@ export function recordConforms(
   return undefined;
 }
 
+/**
+ * What recordConforms(def, withDefaults(def, body)) says, without building the complete record:
+ * the first field present that does not conform, or that the class does not have (fields that
+ * are absent take their defaults, which conform). Used on every row of a restored dump.
+ */
+export function bodyConforms(
+  def: ClassDef,
+  body: Record<string, unknown>,
+  resolve: Resolve,
+): string | undefined {
+  for (const [k, f] of fieldList(def))
+    if (Object.hasOwn(body, k) && !conforms(f.ty, body[k], resolve)) return k;
+  // Own keys only, and own fields only: a `__proto__` key is an unknown field, not Object's.
+  for (const k of Object.keys(body)) if (!Object.hasOwn(def.fields, k)) return k;
+  return undefined;
+}
+
 /** A complete record of `def`: the given fields over each field's default. */
 export function withDefaults(def: ClassDef, given: Record<string, unknown>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
