@@ -61,25 +61,19 @@ import {
   TEST_PASSWORD,
   type DaemonHandle,
 } from '../src/testing/daemon-process.js';
-import { envInt, fmt, Report, type ResultRow } from './report.js';
+import { envInt, fmt, onlySections, Report, type ResultRow } from './report.js';
 import { nowMs, sleep } from './pool-harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 const SECTIONS = ['dump'];
-const onlyEnv = process.env.BENCH_ONLY;
 const cfg = {
   hosts: Math.max(1, envInt('BENCH_DUMP_HOSTS', 64)),
   vms: envInt('BENCH_DUMP_VMS', 64_000),
   waitMs: envInt('BENCH_DUMP_WAIT_MS', 180_000),
   profile: process.env.BENCH_DUMP_PROFILE === '1',
   keep: process.env.BENCH_KEEP === '1',
-  only: new Set(
-    (onlyEnv === undefined || onlyEnv === '' ? SECTIONS.join(',') : onlyEnv)
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => SECTIONS.includes(s)),
-  ),
+  only: onlySections(SECTIONS),
 };
 
 const report = new Report('baseline');

@@ -26,7 +26,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../src/testing/daemon-process.js';
-import { vmFields } from '../src/testing/records.js';
+import { makeVmWithDisk, vmFields } from '../src/testing/records.js';
 import { percentile } from './http-load.js';
 import {
   GenReader,
@@ -39,12 +39,11 @@ import {
   until,
   type PoolHost,
 } from './pool-harness.js';
-import { envInt, fmt, Report, type ResultRow } from './report.js';
+import { envInt, fmt, onlySections, Report, type ResultRow } from './report.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
 const SECTIONS = ['leases'];
-const onlyEnv = process.env.BENCH_ONLY;
 const cfg = {
   cycles: Math.max(2, envInt('BENCH_LEASE_CYCLES', 40)),
   leaseMs: Math.max(1000, envInt('BENCH_LEASE_MS', 6000)),
@@ -52,17 +51,11 @@ const cfg = {
   deadAfterMs: 2000,
   heartbeatIntervalMs: 300,
   keep: process.env.BENCH_KEEP === '1',
-  only: new Set(
-    (onlyEnv === undefined || onlyEnv === '' ? SECTIONS.join(',') : onlyEnv)
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => SECTIONS.includes(s)),
-  ),
+  only: onlySections(SECTIONS),
 };
 
 const report = new Report('baseline');
 const record = (row: ResultRow) => report.record(row);
-const MiB = 1024 * 1024;
 
 /** A call that must answer within `ms` (every wait is bounded). */
 async function bounded<T>(what: string, p: Promise<T>, ms: number): Promise<T> {
@@ -163,33 +156,9 @@ type Kind = 'diskless' | 'leased' | 'sharable';
 
 /** A VM with no disk, or one 64 MiB RW disk on the shared SR (sharable: attached without a lease). */
 async function makeVm(p: Pool, name: string, kind: Kind): Promise<{ vm: string; vdi?: string }> {
-  const vm = (await call(p, 'VM.create', [vmFields(name)])) as string;
-  if (kind === 'diskless') return { vm };
-  const vdi = (await call(p, 'VDI.create', [
-    {
-      name_label: `${name} disk`,
-      SR: p.sr,
-      virtual_size: 64 * MiB,
-      type: 'user',
-      sharable: kind === 'sharable',
-      read_only: false,
-      other_config: {},
-    },
-  ])) as string;
-  await call(p, 'VBD.create', [
-    {
-      VM: vm,
-      VDI: vdi,
-      userdevice: '0',
-      bootable: true,
-      mode: 'RW',
-      type: 'Disk',
-      empty: false,
-      other_config: {},
-      qos_algorithm_type: '',
-      qos_algorithm_params: {},
-    },
-  ]);
+  if (kind === 'diskless') return { vm: (await call(p, 'VM.create', [vmFields(name)])) as string };
+  const api = { callSession: (method: string, ...params: unknown[]) => call(p, method, params) };
+  const { vm, vdi } = await makeVmWithDisk(api, name, p.sr, { sharable: kind === 'sharable' });
   return { vm, vdi };
 }
 

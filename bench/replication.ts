@@ -23,7 +23,7 @@
 // data dirs), BENCH_DATA_DIR (parent of data dirs), BENCH_REPL_RESULTS=FILE (where the JSON goes).
 import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { envInt, fmt, Report, type ResultRow } from './report.js';
+import { envInt, fmt, onlySections, Report, type ResultRow } from './report.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeAgent, percentile, post, runCount } from './http-load.js';
@@ -46,7 +46,6 @@ import {
 const here = dirname(fileURLToPath(import.meta.url));
 
 const SECTIONS = ['commit', 'lag', 'join'];
-const onlyEnv = process.env.BENCH_ONLY;
 const cfg = {
   commitWrites: Math.max(10, envInt('BENCH_COMMIT_WRITES', 600)),
   commitRounds: Math.max(1, envInt('BENCH_COMMIT_ROUNDS', 4)),
@@ -63,12 +62,7 @@ const cfg = {
   connections: Math.max(1, envInt('BENCH_CONNECTIONS', 8)),
   joinProfile: process.env.BENCH_JOIN_PROFILE === '1',
   keep: process.env.BENCH_KEEP === '1',
-  only: new Set(
-    (onlyEnv === undefined || onlyEnv === '' ? SECTIONS.join(',') : onlyEnv)
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => SECTIONS.includes(s)),
-  ),
+  only: onlySections(SECTIONS),
 };
 
 // ---- the result table (as bench/run.ts prints it) ----

@@ -31,6 +31,16 @@ export function envInt(name: string, dflt: number): number {
   return n;
 }
 
+/**
+ * The sections of this benchmark file that BENCH_ONLY (a comma list) asks for: all of them when it
+ * is unset, none when it names only other files' sections.
+ */
+export function onlySections(sections: readonly string[]): Set<string> {
+  const env = process.env.BENCH_ONLY;
+  const asked = env === undefined || env === '' ? sections : env.split(',').map((s) => s.trim());
+  return new Set(asked.filter((s) => sections.includes(s)));
+}
+
 export function fmt(n: number | null): string {
   if (n === null || Number.isNaN(n)) return '—';
   if (Math.abs(n) >= 100) return n.toFixed(0);

@@ -16,18 +16,20 @@ export function vmFields(name: string): Record<string, unknown> {
 }
 
 /** Anything that makes XenAPI calls with its session (XapiClient). */
-interface SessionCaller {
+export interface SessionCaller {
   callSession(method: string, ...params: unknown[]): Promise<unknown>;
 }
 
 /**
- * A small VM (vmFields) with one read-write 64 MiB disk on `sr` as its first drive. Returns the
+ * A small VM (vmFields) with one read-write 64 MiB disk on `sr` as its first drive (sharable: the
+ * disk may be attached by several VMs, so it takes no lease). Returns the
  * VM's and the VDI's refs and the VM's uuid.
  */
 export async function makeVmWithDisk(
   c: SessionCaller,
   name: string,
   sr: string,
+  opts: { sharable?: boolean } = {},
 ): Promise<{ vm: string; vdi: string; uuid: string }> {
   const vm = (await c.callSession('VM.create', vmFields(name))) as string;
   const vdi = (await c.callSession('VDI.create', {
@@ -35,7 +37,7 @@ export async function makeVmWithDisk(
     SR: sr,
     virtual_size: 64 * MiB,
     type: 'user',
-    sharable: false,
+    sharable: opts.sharable ?? false,
     read_only: false,
     other_config: {},
   })) as string;
