@@ -1,9 +1,9 @@
 // Proves the DB's contract: one generation per committed transaction, atomic rollback, inverse
 // sets kept in step, coalesced change queries (add/mod/del) from the log and from a table scan
 // after reopening, generations that never go backwards across a restart, and restores that
-// check rows from outside before replacing the state.
+// check rows from outside before replacing the state, and replace it whole or not at all.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -240,6 +240,44 @@ describe('Db restore', () => {
     const again = open(dir).db;
     assert.equal(again.get('parent', 'OpaqueRef:p')?.name_label, 'restored');
     assert.ok(again.generation >= gen);
+    again.close();
+  });
+
+  it('keeps the old state, in memory and on disk, when the new file cannot be written', () => {
+    const { db, dir } = open();
+    db.transact((tx) => tx.create('parent', 'OpaqueRef:old', { uuid: 'old', name_label: 'old' }));
+    const gen = db.generation;
+    // Unchecked rows with a ref twice: the writer's unique key refuses them.
+    const twice = row('parent', 'OpaqueRef:p', { uuid: 'p', name_label: 'x' });
+    assert.throws(() => db.restoreAll(gen + 10, [twice, twice]), /UNIQUE/);
+    assert.equal(db.generation, gen);
+    assert.equal(db.get('parent', 'OpaqueRef:old')?.name_label, 'old');
+    assert.equal(db.get('parent', 'OpaqueRef:p'), undefined);
+    assert.equal(existsSync(join(dir, 'state.db.new')), false);
+    db.transact((tx) => tx.update('parent', 'OpaqueRef:old', { name_label: 'still writable' }));
+    db.close();
+    const again = open(dir).db;
+    assert.equal(again.get('parent', 'OpaqueRef:old')?.name_label, 'still writable');
+    again.close();
+  });
+
+  it('keeps host-local meta keys, and ignores a new file a crash left unfinished', () => {
+    const d = mkdtempSync(join(tmpdir(), 'poolstack-db-'));
+    dirs.push(d);
+    const store = new SqliteStore(join(d, 'state.db'));
+    store.putMeta('role', 'master');
+    store.replaceAll(50, [row('parent', 'OpaqueRef:p', { uuid: 'p' })], { epoch: '3' });
+    store.close();
+    writeFileSync(join(d, 'state.db.new'), 'half a database');
+    const again = new SqliteStore(join(d, 'state.db'));
+    assert.equal(existsSync(join(d, 'state.db.new')), false);
+    assert.equal(again.getMeta('role'), 'master');
+    assert.equal(again.getMeta('epoch'), '3');
+    assert.deepEqual(
+      again.loadRows().map((r) => r.ref),
+      ['OpaqueRef:p'],
+    );
+    assert.ok(again.loadGeneration() >= 50);
     again.close();
   });
 });

@@ -333,17 +333,31 @@ export class Db {
     meta: Record<string, string>,
     trusted: boolean,
   ): void {
-    this.store.replaceAll(gen, rows, { ...meta, [APPLIED_GEN_KEY]: String(gen) });
-    this.lastPersistentGen = gen;
-    for (const [cls, t] of this.tables) {
+    // The new file is written on a worker thread while the tables are loaded here; the old
+    // tables are kept until the file is in place, and come back if it cannot be.
+    const replacement = this.store.beginReplace(gen, rows, { ...meta, [APPLIED_GEN_KEY]: String(gen) });
+    const old = new Map<string, [Map<string, Row>, Map<string, string> | undefined]>();
+    for (const cls of this.tables.keys()) {
       if (!this.classes[cls]?.persist) continue;
-      t.clear();
-      this.uuids.get(cls)?.clear();
+      old.set(cls, [this.tables.get(cls) as Map<string, Row>, this.uuids.get(cls)]);
+      this.tables.set(cls, new Map());
+      if (this.uuids.has(cls)) this.uuids.set(cls, new Map());
     }
+    try {
+      this.load(rows, trusted);
+      replacement.commit();
+    } catch (e) {
+      replacement.abandon();
+      for (const [cls, [t, u]] of old) {
+        this.tables.set(cls, t);
+        if (u !== undefined) this.uuids.set(cls, u);
+      }
+      throw e;
+    }
+    this.lastPersistentGen = gen;
     this.gen = gen;
     this.log.length = 0;
     this.logFloor = gen;
-    this.load(rows, trusted);
     for (const w of [...this.waiters]) w();
   }
 

@@ -96,46 +96,47 @@ export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: 
   let header: DumpHeader | undefined;
   let trailer: Record<string, unknown> | undefined;
   const rows: StoredRow[] = [];
-  let rest = '';
-  let toHash = '';
   let lineNo = 0;
-  const take = (line: string) => {
-    lineNo++;
-    if (trailer !== undefined)
-      throw new DumpError('CORRUPT', `data after the end of the dump (line ${lineNo})`);
-    if (header === undefined) {
-      header = parseHeader(line, schema);
-      hash.update(line + '\n');
-      return;
-    }
-    if (line.startsWith('{')) {
-      trailer = parseJson(line, lineNo);
-      return;
-    }
-    toHash += line + '\n';
-    rows.push(parseRow(line, lineNo));
-  };
+  /** The bytes after the last whole line seen so far. */
+  let rest: Buffer = Buffer.alloc(0);
+  // Lines are cut on the bytes ('\n' is never part of a multi-byte UTF-8 character), so the
+  // checksum is fed the bytes as they came and each run of row lines is decoded once.
   for await (const chunk of chunks) {
-    rest += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
-    // One pass over the text of this chunk: lines are cut by position, the tail kept for the next.
+    const c = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const buf = rest.length === 0 ? c : Buffer.concat([rest, c]);
+    const end = buf.lastIndexOf(NL) + 1; // whole lines are buf[0, end)
     let pos = 0;
-    for (let nl = rest.indexOf('\n'); nl >= 0; nl = rest.indexOf('\n', pos)) {
-      take(rest.slice(pos, nl));
+    if (header === undefined && end > 0) {
+      const nl = buf.indexOf(NL);
+      lineNo++;
+      header = parseHeader(buf.toString('utf8', 0, nl), schema);
+      hash.update(buf.subarray(0, nl + 1));
       pos = nl + 1;
     }
-    rest = rest.slice(pos);
-    // The checksum is fed once per chunk, not once per line.
-    hash.update(toHash);
-    toHash = '';
-    if (header === undefined && rest.length > 4096)
+    if (header === undefined && buf.length > 4096)
       throw new DumpError('FOREIGN', 'this is not a Poolstack pool database dump');
+    if (pos < end && trailer !== undefined)
+      throw new DumpError('CORRUPT', `data after the end of the dump (line ${lineNo + 1})`);
+    // Row lines start with '['; the trailer, the only other line after the header, with '{'.
+    const found = buf[pos] === OPEN_BRACE ? pos : buf.indexOf(NL_OPEN_BRACE, pos) + 1 || end;
+    const t = Math.min(found, end);
+    if (pos < t) {
+      hash.update(buf.subarray(pos, t));
+      for (const line of buf.toString('utf8', pos, t - 1).split('\n')) rows.push(parseRow(line, ++lineNo));
+    }
+    if (t < end) {
+      const nl = buf.indexOf(NL, t);
+      trailer = parseJson(buf.toString('utf8', t, nl), ++lineNo);
+      if (nl + 1 < end) throw new DumpError('CORRUPT', `data after the end of the dump (line ${lineNo + 1})`);
+    }
+    rest = buf.subarray(end);
   }
-  hash.update(toHash);
   if (rest.length > 0) {
-    if (header === undefined && rest.startsWith(`{"format":"${DUMP_FORMAT}"`))
+    if (header === undefined && rest.toString('utf8').startsWith(`{"format":"${DUMP_FORMAT}"`))
       throw new DumpError('TRUNCATED', 'the dump ends inside its header: the file is truncated');
-    if (header === undefined) take(rest);
-    else throw new DumpError('TRUNCATED', 'the dump ends in the middle of a line: the file is truncated');
+    if (header === undefined) parseHeader(rest.toString('utf8'), schema);
+    if (trailer !== undefined) throw new DumpError('CORRUPT', `data after the end of the dump`);
+    throw new DumpError('TRUNCATED', 'the dump ends in the middle of a line: the file is truncated');
   }
   if (header === undefined) throw new DumpError('FOREIGN', 'the file is empty: not a pool database dump');
   if (trailer === undefined || trailer.end !== true)
@@ -150,6 +151,10 @@ export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: 
   migrateRows(rows, header.schema);
   return { header, rows };
 }
+
+const NL = 0x0a;
+const OPEN_BRACE = 0x7b;
+const NL_OPEN_BRACE = Buffer.from('\n{');
 
 function parseJson(line: string, lineNo: number): Record<string, unknown> {
   try {

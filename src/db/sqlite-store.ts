@@ -1,8 +1,13 @@
 // The durable half of the DB: one SQLite file (WAL, synchronous=FULL) holding persistent objects as
 // JSON bodies, a bounded log of deletions, and the generation counters. Everything above this file
 // works on the in-memory tables; this file only loads them once and appends each commit.
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { assert } from '../base/assert.js';
 import { limits } from '../base/limits.js';
+import { FileWrite } from './file-writer.js';
+import { INSERT_OBJECT_SQL, SCHEMA_SQL } from './sql-schema.js';
 
 export interface StoredRow {
   cls: string;
@@ -41,38 +46,48 @@ const CHECKPOINT_AFTER_BYTES = 4 * 1024 * 1024;
 /** The WAL is reused in place after a checkpoint; one that grew beyond this is truncated back to it. */
 const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
+/** A whole new state being written aside (SqliteStore.beginReplace). */
+export interface Replacement {
+  /** Blocks until the new file is durable, then puts it in place of the old one. Throws if it cannot. */
+  commit(): void;
+  /** Gives up: the old state stays. */
+  abandon(): void;
+}
+
 export class SqliteStore {
-  private readonly db: Database.Database;
-  private readonly upsert: Database.Statement;
-  private readonly remove: Database.Statement;
-  private readonly logDeletion: Database.Statement;
-  private readonly setMeta: Database.Statement;
-  private readonly pruneDeletions: Database.Statement;
+  private db!: Database.Database;
+  private upsert!: Database.Statement;
+  private remove!: Database.Statement;
+  private logDeletion!: Database.Statement;
+  private setMeta!: Database.Statement;
+  private pruneDeletions!: Database.Statement;
   private reserved = 0;
   private checkpointPending = false;
   private closed = false;
   private commitsSinceCheckpoint = 0;
   private bytesSinceCheckpoint = 0;
 
-  constructor(file: string) {
-    this.db = new Database(file);
+  constructor(private readonly file: string) {
+    // Left by a replacement that did not finish: the state in `file` is the one that counts.
+    rmSync(this.newFile, { force: true });
+    this.open();
+  }
+
+  private get newFile(): string {
+    return `${this.file}.new`;
+  }
+
+  private open(): void {
+    this.db = new Database(this.file);
     this.db.pragma('journal_mode = WAL');
     // FULL: a commit is acknowledged only after the WAL is fsynced (nothing acknowledged is lost).
     this.db.pragma('synchronous = FULL');
     // No checkpoint inside a COMMIT: see requestCheckpoint.
     this.db.pragma('wal_autocheckpoint = 0');
     this.db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT_BYTES}`);
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS objects (
-        ref TEXT PRIMARY KEY, cls TEXT NOT NULL, ctime INTEGER NOT NULL, mtime INTEGER NOT NULL, body TEXT NOT NULL);
-      CREATE TABLE IF NOT EXISTS deletions (
-        gen INTEGER NOT NULL, cls TEXT NOT NULL, ref TEXT NOT NULL, ctime INTEGER NOT NULL);
-      CREATE INDEX IF NOT EXISTS deletions_gen ON deletions(gen);
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    `);
+    this.db.exec(SCHEMA_SQL);
     this.upsert = this.db.prepare(
-      'INSERT INTO objects (ref, cls, ctime, mtime, body) VALUES (?, ?, ?, ?, ?) ' +
-        'ON CONFLICT(ref) DO UPDATE SET mtime = excluded.mtime, body = excluded.body',
+      `${INSERT_OBJECT_SQL} ON CONFLICT(ref) DO UPDATE SET mtime = excluded.mtime, body = excluded.body`,
     );
     this.remove = this.db.prepare('DELETE FROM objects WHERE ref = ?');
     this.logDeletion = this.db.prepare('INSERT INTO deletions (gen, cls, ref, ctime) VALUES (?, ?, ?, ?)');
@@ -180,23 +195,60 @@ export class SqliteStore {
   }
 
   /**
-   * Replaces every object with `rows` (a replica installing a snapshot of the master's database),
-   * atomically with `meta`. The deletion log is emptied: event tokens from before are answered
-   * from a full scan.
+   * Replaces every object with `rows` (a replica installing a snapshot of the master's database,
+   * a restored dump), atomically with `meta`; other meta keys are kept. The deletion log is
+   * emptied: event tokens from before are answered from a full scan.
    */
   replaceAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): void {
-    this.db.transaction(() => {
-      this.db.exec('DELETE FROM objects; DELETE FROM deletions;');
-      // In key order, each insert appends to the primary-key index instead of splitting pages
-      // all over it (random refs): a large snapshot or restore writes several times faster.
-      const ordered = [...rows].sort((a, b) => (a.ref < b.ref ? -1 : a.ref > b.ref ? 1 : 0));
-      for (const r of ordered)
-        this.upsert.run(r.ref, r.cls, r.ctime, r.mtime, r.text ?? JSON.stringify(r.body));
-      this.setMeta.run('generation_reserved', String(gen + GENERATION_BLOCK));
-      for (const [k, v] of Object.entries(meta)) this.setMeta.run(k, v);
-    })();
-    this.reserved = gen + GENERATION_BLOCK;
-    this.requestCheckpoint();
+    this.beginReplace(gen, rows, meta).commit();
+  }
+
+  /**
+   * As replaceAll, in two steps so the caller can work while the rows are written: a worker
+   * thread writes a complete new file beside the old one (written once, no journal, then
+   * fsynced), and `commit` renames it into place. A crash before the rename leaves the old state;
+   * after it, the new one.
+   */
+  beginReplace(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): Replacement {
+    const kept = this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[];
+    const allMeta: Record<string, string> = Object.fromEntries(kept.map((m) => [m.key, m.value]));
+    Object.assign(allMeta, meta, { generation_reserved: String(gen + GENERATION_BLOCK) });
+    rmSync(this.newFile, { force: true });
+    const write = new FileWrite(this.newFile, rows, allMeta);
+    let settled = false;
+    return {
+      commit: () => {
+        assert(!settled, 'replacement already settled');
+        settled = true;
+        write.wait();
+        this.swapIn();
+        this.reserved = gen + GENERATION_BLOCK;
+      },
+      abandon: () => {
+        if (settled) return;
+        settled = true;
+        write.abandon();
+      },
+    };
+  }
+
+  /** Puts the new file in place of the old one and reopens. */
+  private swapIn(): void {
+    // Every commit of the old file into it, so its WAL holds nothing when it goes.
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+    rmSync(`${this.file}-wal`, { force: true });
+    rmSync(`${this.file}-shm`, { force: true });
+    renameSync(this.newFile, this.file);
+    const dir = openSync(dirname(this.file), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    this.open();
+    this.commitsSinceCheckpoint = 0;
+    this.bytesSinceCheckpoint = 0;
   }
 
   private reserve(from: number): void {

@@ -115,38 +115,101 @@ function coerceRecordPartial(
   return out;
 }
 
-/** True when `v` is exactly the canonical representation of `ty`. */
-export function conforms(ty: Ty, v: unknown, resolve: Resolve): boolean {
+type Check = (v: unknown) => boolean;
+
+/**
+ * `ty`'s conformance test as a function, made once per type and resolver. Loading or restoring a
+ * large database checks every field of every row; a switch on the type per value was most of that.
+ */
+function checkOf(ty: Ty, resolve: Resolve): Check {
+  let byTy = checks.get(resolve);
+  if (byTy === undefined) {
+    byTy = new WeakMap();
+    checks.set(resolve, byTy);
+  }
+  let c = byTy.get(ty);
+  if (c === undefined) {
+    c = makeCheck(ty, resolve);
+    byTy.set(ty, c);
+  }
+  return c;
+}
+
+const checks = new WeakMap<Resolve, WeakMap<Ty, Check>>();
+
+function makeCheck(ty: Ty, resolve: Resolve): Check {
   switch (ty.kind) {
     case 'string':
     case 'ref':
     case 'datetime':
-      return typeof v === 'string';
-    case 'enum':
-      return typeof v === 'string' && ty.values.includes(v);
+      return (v) => typeof v === 'string';
+    case 'enum': {
+      const values = new Set<unknown>(ty.values);
+      return (v) => typeof v === 'string' && values.has(v);
+    }
     case 'int':
     case 'int32':
-      return typeof v === 'number' && Number.isSafeInteger(v);
+      return (v) => typeof v === 'number' && Number.isSafeInteger(v);
     case 'float':
-      return typeof v === 'number' && !Number.isNaN(v);
+      return (v) => typeof v === 'number' && !Number.isNaN(v);
     case 'bool':
-      return typeof v === 'boolean';
-    case 'set':
-      return Array.isArray(v) && v.every((x) => conforms(ty.of, x, resolve));
-    case 'map':
-      return isPlainObject(v) && Object.values(v).every((x) => conforms(ty.value, x, resolve));
-    case 'record': {
-      const def = resolve(ty.cls);
-      return def !== undefined && isPlainObject(v) && recordConforms(def, v, resolve) === undefined;
+      return (v) => typeof v === 'boolean';
+    case 'set': {
+      const of = checkOf(ty.of, resolve);
+      return (v) => Array.isArray(v) && v.every(of);
     }
-    case 'struct':
-      return isPlainObject(v) && Object.entries(ty.fields).every(([k, f]) => conforms(f, v[k], resolve));
+    case 'map': {
+      const value = checkOf(ty.value, resolve);
+      return (v) => {
+        if (!isPlainObject(v)) return false;
+        for (const k in v) if (Object.hasOwn(v, k) && !value(v[k])) return false;
+        return true;
+      };
+    }
+    case 'record':
+      return (v) => {
+        const def = resolve(ty.cls);
+        return def !== undefined && isPlainObject(v) && recordConforms(def, v, resolve) === undefined;
+      };
+    case 'struct': {
+      const fields = Object.entries(ty.fields).map(([k, f]) => [k, checkOf(f, resolve)] as const);
+      return (v) => isPlainObject(v) && fields.every(([k, c]) => c(v[k]));
+    }
     case 'void':
-      return v === undefined || v === '';
+      return (v) => v === undefined || v === '';
     case 'dynamic':
-      return true;
+      return () => true;
   }
 }
+
+/** True when `v` is exactly the canonical representation of `ty`. */
+export function conforms(ty: Ty, v: unknown, resolve: Resolve): boolean {
+  return checkOf(ty, resolve)(v);
+}
+
+interface FieldChecks {
+  list: readonly (readonly [string, Check])[];
+  /** No field's check accepts `undefined`: a record that passes them all has every field. */
+  allRequired: boolean;
+}
+
+/** A class's fields with their checks, made once per class and resolver. */
+function fieldChecks(def: ClassDef, resolve: Resolve): FieldChecks {
+  let byDef = fieldCheckLists.get(resolve);
+  if (byDef === undefined) {
+    byDef = new WeakMap();
+    fieldCheckLists.set(resolve, byDef);
+  }
+  let fc = byDef.get(def);
+  if (fc === undefined) {
+    const list = fieldList(def).map(([k, f]) => [k, checkOf(f.ty, resolve)] as const);
+    fc = { list, allRequired: list.every(([, c]) => !c(undefined)) };
+    byDef.set(def, fc);
+  }
+  return fc;
+}
+
+const fieldCheckLists = new WeakMap<Resolve, WeakMap<ClassDef, FieldChecks>>();
 
 /** The first field of `rec` that does not conform to class `def`, or undefined. */
 export function recordConforms(
@@ -154,10 +217,12 @@ export function recordConforms(
   rec: Record<string, unknown>,
   resolve: Resolve,
 ): string | undefined {
-  for (const [k, f] of Object.entries(def.fields)) {
-    if (!conforms(f.ty, rec[k], resolve)) return k;
-  }
-  for (const k of Object.keys(rec)) if (def.fields[k] === undefined) return k;
+  const fc = fieldChecks(def, resolve);
+  for (const [k, check] of fc.list) if (!check(rec[k])) return k;
+  const keys = Object.keys(rec);
+  // Every field is present, so as many keys as fields means no unknown one.
+  if (fc.allRequired && keys.length === fc.list.length) return undefined;
+  for (const k of keys) if (!Object.hasOwn(def.fields, k)) return k;
   return undefined;
 }
 
@@ -171,10 +236,16 @@ export function bodyConforms(
   body: Record<string, unknown>,
   resolve: Resolve,
 ): string | undefined {
-  for (const [k, f] of fieldList(def))
-    if (Object.hasOwn(body, k) && !conforms(f.ty, body[k], resolve)) return k;
+  let present = 0;
+  for (const [k, check] of fieldChecks(def, resolve).list) {
+    if (!Object.hasOwn(body, k)) continue;
+    present++;
+    if (!check(body[k])) return k;
+  }
   // Own keys only, and own fields only: a `__proto__` key is an unknown field, not Object's.
-  for (const k of Object.keys(body)) if (!Object.hasOwn(def.fields, k)) return k;
+  const keys = Object.keys(body);
+  if (keys.length === present) return undefined;
+  for (const k of keys) if (!Object.hasOwn(def.fields, k)) return k;
   return undefined;
 }
 
