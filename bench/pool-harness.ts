@@ -3,7 +3,7 @@
 // worker thread that watches each host's own database file for the generation it durably holds.
 // Loopback only; every wait is bounded; only the processes started here are stopped.
 import Database from 'better-sqlite3';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -151,13 +151,23 @@ export async function joinPool(joiner: PoolHost, masterAddress: string): Promise
 
 /** The generation a host's database durably holds (meta `applied_gen`), read from its file. */
 export class GenReader {
-  private readonly db: Database.Database;
-  private readonly stmt: Database.Statement;
-  constructor(file: string) {
-    this.db = new Database(file, { readonly: true, fileMustExist: true });
+  private db!: Database.Database;
+  private stmt!: Database.Statement;
+  private ino = -1;
+  constructor(private readonly file: string) {
+    this.reopenIfReplaced();
+  }
+  /** A host replaces its state.db whole when it installs a snapshot: follow the new file. */
+  private reopenIfReplaced(): void {
+    const ino = statSync(this.file).ino;
+    if (ino === this.ino) return;
+    if (this.ino !== -1) this.db.close();
+    this.ino = ino;
+    this.db = new Database(this.file, { readonly: true, fileMustExist: true });
     this.stmt = this.db.prepare("SELECT value FROM meta WHERE key = 'applied_gen'");
   }
   gen(): number {
+    this.reopenIfReplaced();
     const row = this.stmt.get() as { value: string } | undefined;
     return row === undefined ? 0 : Number(row.value);
   }

@@ -99,24 +99,31 @@ async function receiveDump(
   req: http.IncomingMessage,
   res: http.ServerResponse,
 ): Promise<void> {
-  let dump;
+  // A real restore writes the new database file while the dump is still arriving; anything that
+  // refuses the dump, here or in restore(), abandons that file.
+  const ahead = dry ? undefined : svc.db.beginRestore();
   try {
-    dump = await parseDump(req, SCHEMA_VERSION);
-  } catch (e) {
-    req.resume();
-    if (!(e instanceof DumpError)) throw e;
-    if (e.code === 'NEWER_SCHEMA') throw new ApiError('RESTORE_INCOMPATIBLE_VERSION', []);
-    throw new ApiError('RESTORE_INVALID_BACKUP', [e.message]);
+    let dump;
+    try {
+      dump = await parseDump(req, SCHEMA_VERSION, ahead && ((rows) => ahead.add(rows)));
+    } catch (e) {
+      req.resume();
+      if (!(e instanceof DumpError)) throw e;
+      if (e.code === 'NEWER_SCHEMA') throw new ApiError('RESTORE_INCOMPATIBLE_VERSION', []);
+      throw new ApiError('RESTORE_INVALID_BACKUP', [e.message]);
+    }
+    const here = await restoringHost(svc);
+    const lines = ahead === undefined ? dryRun(svc, dump, here) : await restore(svc, dump, here, ahead);
+    if (!dry)
+      svc.audit.info(
+        { call: 'pool.restore_database', pool: dump.header.pool, generation: dump.header.generation },
+        'pool database restored',
+      );
+    res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(lines.join('\n') + '\n');
+  } finally {
+    ahead?.abandon();
   }
-  const here = await restoringHost(svc);
-  const lines = dry ? dryRun(svc, dump, here) : await restore(svc, dump, here);
-  if (!dry)
-    svc.audit.info(
-      { call: 'pool.restore_database', pool: dump.header.pool, generation: dump.header.generation },
-      'pool database restored',
-    );
-  res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
-  res.end(lines.join('\n') + '\n');
 }
 
 /** Streams a consistent cut of the pool database (the DB's rows are immutable once committed). */

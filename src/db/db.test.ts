@@ -3,7 +3,7 @@
 // after reopening, generations that never go backwards across a restart, and restores that
 // check rows from outside before replacing the state, and replace it whole or not at all.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -247,17 +247,57 @@ describe('Db restore', () => {
     const { db, dir } = open();
     db.transact((tx) => tx.create('parent', 'OpaqueRef:old', { uuid: 'old', name_label: 'old' }));
     const gen = db.generation;
-    // Unchecked rows with a ref twice: the writer's unique key refuses them.
-    const twice = row('parent', 'OpaqueRef:p', { uuid: 'p', name_label: 'x' });
-    assert.throws(() => db.restoreAll(gen + 10, [twice, twice]), /UNIQUE/);
+    // An unchecked row the file cannot hold (no creation generation) makes the write fail.
+    const unwritable = { ...row('parent', 'OpaqueRef:p', { uuid: 'p', name_label: 'x' }), ctime: null };
+    assert.throws(
+      () => db.restoreAll(gen + 10, [unwritable as unknown as ReturnType<typeof row>]),
+      /NOT NULL/,
+    );
     assert.equal(db.generation, gen);
     assert.equal(db.get('parent', 'OpaqueRef:old')?.name_label, 'old');
     assert.equal(db.get('parent', 'OpaqueRef:p'), undefined);
-    assert.equal(existsSync(join(dir, 'state.db.new')), false);
+    assert.deepEqual(
+      readdirSync(dir).filter((n) => n.includes('.new')),
+      [],
+    );
     db.transact((tx) => tx.update('parent', 'OpaqueRef:old', { name_label: 'still writable' }));
     db.close();
     const again = open(dir).db;
     assert.equal(again.get('parent', 'OpaqueRef:old')?.name_label, 'still writable');
+    again.close();
+  });
+
+  it('writes rows sent ahead, then holds exactly the final rows: changed, dropped and added ones corrected', () => {
+    const { db, dir } = open();
+    const ahead = db.beginRestore();
+    assert.throws(() => db.beginRestore(), /OTHER_OPERATION_IN_PROGRESS/);
+    ahead.add([
+      row('parent', 'OpaqueRef:a', { uuid: 'a', name_label: 'as read' }),
+      row('parent', 'OpaqueRef:b', { uuid: 'b', name_label: 'dropped' }),
+      row('kid', 'OpaqueRef:c', { uuid: 'c', owner: 'OpaqueRef:a' }),
+    ]);
+    db.restoreAll(
+      db.generation + 5,
+      [
+        row('parent', 'OpaqueRef:a', { uuid: 'a', name_label: 'edited' }),
+        row('kid', 'OpaqueRef:c', { uuid: 'c', owner: 'OpaqueRef:a' }),
+        row('kid', 'OpaqueRef:d', { uuid: 'd', owner: 'OpaqueRef:a' }),
+      ],
+      {},
+      ahead,
+    );
+    assert.deepEqual(db.get('parent', 'OpaqueRef:a')?.kids, ['OpaqueRef:c', 'OpaqueRef:d']);
+    db.close();
+    const again = open(dir).db;
+    assert.equal(again.get('parent', 'OpaqueRef:a')?.name_label, 'edited');
+    assert.equal(again.get('parent', 'OpaqueRef:b'), undefined);
+    assert.equal(again.get('kid', 'OpaqueRef:d')?.owner, 'OpaqueRef:a');
+    // An abandoned one leaves nothing behind, and another can start.
+    const next = again.beginRestore();
+    next.add([row('parent', 'OpaqueRef:x', { uuid: 'x' })]);
+    next.abandon();
+    again.beginRestore().abandon();
+    assert.equal(again.get('parent', 'OpaqueRef:x'), undefined);
     again.close();
   });
 
@@ -268,9 +308,9 @@ describe('Db restore', () => {
     store.putMeta('role', 'master');
     store.replaceAll(50, [row('parent', 'OpaqueRef:p', { uuid: 'p' })], { epoch: '3' });
     store.close();
-    writeFileSync(join(d, 'state.db.new'), 'half a database');
+    writeFileSync(join(d, 'state.db.new-1-1'), 'half a database');
     const again = new SqliteStore(join(d, 'state.db'));
-    assert.equal(existsSync(join(d, 'state.db.new')), false);
+    assert.equal(existsSync(join(d, 'state.db.new-1-1')), false);
     assert.equal(again.getMeta('role'), 'master');
     assert.equal(again.getMeta('epoch'), '3');
     assert.deepEqual(

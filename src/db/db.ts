@@ -13,8 +13,9 @@ import {
   withDefaultsOwned,
   type Resolve,
 } from '../model/derive/values.js';
+import { ApiError } from '../model/errors.js';
 import { NULL_REF } from '../model/types.js';
-import type { Deletion, SqliteStore, StoredRow } from './sqlite-store.js';
+import type { Deletion, Replacement, SqliteStore, StoredRow } from './sqlite-store.js';
 
 export type Rec = Record<string, unknown>;
 
@@ -315,16 +316,30 @@ export class Db {
   }
 
   /**
-   * A master replaces its whole persistent state with `rows` (checked by checkRows: the caller
-   * must have called it on these rows) at generation
-   * `gen`, which must be above the current one, in one SQLite transaction. Memory-only classes
-   * (sessions, tasks) are kept; event tokens from before are answered from a full scan.
+   * Starts writing a replacement of the persistent state as rows arrive (a restore reading a
+   * dump); restoreAll finishes it. Refused while another is being written.
    */
-  restoreAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string> = {}): void {
+  beginRestore(): Replacement {
+    if (this.store.isReplacing) throw new ApiError('OTHER_OPERATION_IN_PROGRESS', ['pool', 'restore']);
+    return this.store.beginReplace();
+  }
+
+  /**
+   * A master replaces its whole persistent state with `rows` (checked by checkRows: the caller
+   * must have called it on these rows) at generation `gen`, which must be above the current one,
+   * in one swap of the database file. Memory-only classes (sessions, tasks) are kept; event tokens
+   * from before are answered from a full scan. `ahead` holds rows already sent (beginRestore).
+   */
+  restoreAll(
+    gen: number,
+    rows: readonly StoredRow[],
+    meta: Record<string, string> = {},
+    ahead?: Replacement,
+  ): void {
     assert(!this.replica, 'restoreAll on a replica');
     assert(gen > this.gen, `restored generation ${gen} is not above ${this.gen}`);
     // checkRows has validated them: they load without a second check.
-    this.replaceState(gen, rows, meta, true);
+    this.replaceState(gen, rows, meta, true, ahead);
   }
 
   private replaceState(
@@ -332,10 +347,11 @@ export class Db {
     rows: readonly StoredRow[],
     meta: Record<string, string>,
     trusted: boolean,
+    ahead?: Replacement,
   ): void {
-    // The new file is written on a worker thread while the tables are loaded here; the old
+    // The new file is finished on a worker thread while the tables are loaded here; the old
     // tables are kept until the file is in place, and come back if it cannot be.
-    const replacement = this.store.beginReplace(gen, rows, { ...meta, [APPLIED_GEN_KEY]: String(gen) });
+    const replacement = ahead ?? this.store.beginReplace();
     const old = new Map<string, [Map<string, Row>, Map<string, string> | undefined]>();
     for (const cls of this.tables.keys()) {
       if (!this.classes[cls]?.persist) continue;
@@ -344,10 +360,10 @@ export class Db {
       if (this.uuids.has(cls)) this.uuids.set(cls, new Map());
     }
     try {
-      this.load(rows, trusted);
-      replacement.commit();
+      replacement.commit(gen, rows, { ...meta, [APPLIED_GEN_KEY]: String(gen) }, () =>
+        this.load(rows, trusted),
+      );
     } catch (e) {
-      replacement.abandon();
       for (const [cls, [t, u]] of old) {
         this.tables.set(cls, t);
         if (u !== undefined) this.uuids.set(cls, u);
@@ -437,14 +453,23 @@ export class Db {
    * 10,000 VMs that check was most of the time a joining host took to install the snapshot).
    */
   private load(rows: readonly StoredRow[], trusted = false): void {
+    let cls = '';
+    let def: ClassDef | undefined;
+    let table: Map<string, Row> | undefined;
+    let uuids: Map<string, string> | undefined;
     for (const r of rows) {
-      const def = this.classes[r.cls];
-      const table = this.tables.get(r.cls);
-      if (def === undefined || table === undefined || !def.persist) continue;
+      if (r.cls !== cls) {
+        // Rows come grouped by class: look the class up once per run, not once per row.
+        cls = r.cls;
+        def = this.classes[cls];
+        table = def?.persist === true ? this.tables.get(cls) : undefined;
+        uuids = this.uuids.get(cls);
+      }
+      if (def === undefined || table === undefined) continue;
       // Fields added since the row was written get defaults; non-persistent fields are blanked.
       const rec = trusted ? completeInPlace(def, r.body) : withDefaultsOwned(def, r.body);
-      table.set(r.ref, { cls: r.cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, rec, json: r.text });
-      if (typeof rec.uuid === 'string') this.uuids.get(r.cls)?.set(rec.uuid, r.ref);
+      table.set(r.ref, { cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, rec, json: r.text });
+      if (typeof rec.uuid === 'string') uuids?.set(rec.uuid, r.ref);
     }
     this.rebuildInverses();
     for (const [cls, t] of this.tables) {
@@ -470,9 +495,10 @@ export class Db {
       }
     }
     for (const [cls, invs] of this.inverses) {
+      const parents = invs.map((inv) => [inv, this.tables.get(inv.parentCls)] as const);
       for (const child of this.tables.get(cls)?.values() ?? []) {
-        for (const inv of invs) {
-          const parent = this.get(inv.parentCls, child.rec[inv.field] as string);
+        for (const [inv, table] of parents) {
+          const parent = table?.get(child.rec[inv.field] as string)?.rec;
           if (parent !== undefined) (parent[inv.parentField] as string[]).push(child.ref);
         }
       }

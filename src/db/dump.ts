@@ -91,7 +91,12 @@ export interface ParsedDump {
  * Reads a whole dump from its chunks (a file or a request body) and checks it completely: the
  * caller changes nothing until this returns. `schema` is the running product's schema version.
  */
-export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: number): Promise<ParsedDump> {
+export async function parseDump(
+  chunks: AsyncIterable<Buffer | string>,
+  schema: number,
+  /** Each run of rows as it is read (before the checksum is known, and before any migration). */
+  onRows?: (rows: readonly StoredRow[]) => void,
+): Promise<ParsedDump> {
   const hash = createHash('sha256');
   let header: DumpHeader | undefined;
   let trailer: Record<string, unknown> | undefined;
@@ -122,7 +127,9 @@ export async function parseDump(chunks: AsyncIterable<Buffer | string>, schema: 
     const t = Math.min(found, end);
     if (pos < t) {
       hash.update(buf.subarray(pos, t));
+      const first = rows.length;
       for (const line of buf.toString('utf8', pos, t - 1).split('\n')) rows.push(parseRow(line, ++lineNo));
+      onRows?.(rows.slice(first));
     }
     if (t < end) {
       const nl = buf.indexOf(NL, t);

@@ -1,27 +1,28 @@
-// Writes a whole new database file on a worker thread while this thread goes on (a restore or a
-// snapshot install loads its in-memory tables meanwhile). `wait` blocks this thread until the file
-// is durable: nothing else runs in between, so no commit can slip in before the swap.
+// Writes a whole new database file on a worker thread while this thread goes on. A restore sends
+// the dump's rows as they are read; at the end, `finish` sends what differs in the final rows
+// (the restore's own edits), and the caller loads its in-memory tables while the file is
+// committed and fsynced. `wait` then blocks this thread until the file is durable: nothing else
+// runs in between, so no commit can slip in before the store swaps the file in.
 import { rmSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
-import type { ToWriter, WireRow, WriterData } from './file-writer-worker.js';
+import type { Batch, ToWriter, WriterData } from './file-writer-worker.js';
 import type { StoredRow } from './sqlite-store.js';
 
 /** Rows per message: large enough to keep the messaging overhead small. */
 const BATCH = 4096;
 /** The longest wait for the worker: a bound, not an expectation (310 MB take a few seconds). */
-const WAIT_MS = 10 * 60_000;
+const WAIT_MS = 5 * 60_000;
 
 export class FileWrite {
   private readonly worker: Worker;
   private readonly port: MessageChannel['port1'];
   private readonly done = new SharedArrayBuffer(4);
+  /** The text sent for each ref, to send again only what the final rows change. */
+  private readonly sent = new Map<string, string>();
+  private ended = false;
 
-  /** Starts writing `rows` and `meta` into `file`, which must not exist yet. */
-  constructor(
-    private readonly file: string,
-    rows: readonly StoredRow[],
-    meta: Record<string, string>,
-  ) {
+  /** Starts a new database file at `file`, which must not exist. */
+  constructor(private readonly file: string) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
     const data: WriterData = { file, port: port2, done: this.done };
@@ -30,15 +31,41 @@ export class FileWrite {
       transferList: [port2],
     });
     this.worker.unref();
+  }
+
+  /** Rows to write; a ref sent again replaces what was sent before. */
+  add(rows: readonly StoredRow[]): void {
     for (let i = 0; i < rows.length; i += BATCH) {
-      const batch: WireRow[] = [];
+      const batch: Batch = { refs: [], classes: [], ctimes: [], mtimes: [], bodies: [] };
       for (let j = i; j < Math.min(i + BATCH, rows.length); j++) {
         const r = rows[j] as StoredRow;
-        batch.push([r.ref, r.cls, r.ctime, r.mtime, r.text ?? JSON.stringify(r.body)]);
+        const text = r.text ?? JSON.stringify(r.body);
+        this.sent.set(r.ref, text);
+        batch.refs.push(r.ref);
+        batch.classes.push(r.cls);
+        batch.ctimes.push(r.ctime);
+        batch.mtimes.push(r.mtime);
+        batch.bodies.push(text);
       }
       this.post({ rows: batch });
     }
-    this.post({ end: true, meta: Object.entries(meta) });
+  }
+
+  /**
+   * The file is to hold exactly `rows` and `meta`: rows sent before with another text are sent
+   * again, rows sent before and not in `rows` are removed. Then it is committed and fsynced.
+   */
+  finish(rows: readonly StoredRow[], meta: Record<string, string>): void {
+    const changed = rows.filter((r) => {
+      const was = this.sent.get(r.ref);
+      this.sent.delete(r.ref);
+      return was !== (r.text ?? JSON.stringify(r.body));
+    });
+    const deletes = [...this.sent.keys()];
+    this.sent.clear();
+    this.add(changed);
+    this.ended = true;
+    this.post({ end: true, deletes, meta: Object.entries(meta) });
   }
 
   private post(m: ToWriter): void {
@@ -48,15 +75,14 @@ export class FileWrite {
   /** Blocks until the file is written and fsynced; throws (and removes the file) if it is not. */
   wait(): void {
     const flag = new Int32Array(this.done);
-    const outcome = Atomics.wait(flag, 0, 0, WAIT_MS);
+    const outcome = this.ended ? Atomics.wait(flag, 0, 0, WAIT_MS) : 'not-finished';
     const answer = receiveMessageOnPort(this.port)?.message as { ok?: true; error?: string } | undefined;
     this.port.close();
     void this.worker.terminate();
-    if (outcome === 'timed-out' || answer?.ok !== true) {
+    if (answer?.ok !== true) {
       rmSync(this.file, { force: true });
-      throw new Error(
-        `writing ${this.file} failed: ${outcome === 'timed-out' ? `no answer in ${WAIT_MS} ms` : (answer?.error ?? 'the writer stopped')}`,
-      );
+      const why = outcome === 'timed-out' ? `no answer in ${WAIT_MS} ms` : (answer?.error ?? outcome);
+      throw new Error(`writing ${this.file} failed: ${why}`);
     }
   }
 

@@ -1,8 +1,8 @@
 // The durable half of the DB: one SQLite file (WAL, synchronous=FULL) holding persistent objects as
 // JSON bodies, a bounded log of deletions, and the generation counters. Everything above this file
 // works on the in-memory tables; this file only loads them once and appends each commit.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { assert } from '../base/assert.js';
 import { limits } from '../base/limits.js';
@@ -48,8 +48,15 @@ const JOURNAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /** A whole new state being written aside (SqliteStore.beginReplace). */
 export interface Replacement {
-  /** Blocks until the new file is durable, then puts it in place of the old one. Throws if it cannot. */
-  commit(): void;
+  /** Rows sent ahead, as they arrive (a dump being read): written while the caller goes on. */
+  add(rows: readonly StoredRow[]): void;
+  /**
+   * The state is to be exactly `rows` (rows sent ahead that differ are corrected) and `meta`
+   * (other meta keys are kept) at generation `gen`. The file is finished on the worker while
+   * `meanwhile` runs here; then this blocks until it is durable and puts it in place of the old
+   * one. Throws, with the old state intact, if it cannot (or if `meanwhile` throws).
+   */
+  commit(gen: number, rows: readonly StoredRow[], meta: Record<string, string>, meanwhile?: () => void): void;
   /** Gives up: the old state stays. */
   abandon(): void;
 }
@@ -67,14 +74,15 @@ export class SqliteStore {
   private commitsSinceCheckpoint = 0;
   private bytesSinceCheckpoint = 0;
 
+  /** The replacement being written, if any: one at a time. */
+  private replacing: Replacement | undefined;
+  private replacements = 0;
+
   constructor(private readonly file: string) {
     // Left by a replacement that did not finish: the state in `file` is the one that counts.
-    rmSync(this.newFile, { force: true });
+    for (const name of readdirSync(dirname(file)))
+      if (name.startsWith(`${basename(file)}.new-`)) rmSync(join(dirname(file), name), { force: true });
     this.open();
-  }
-
-  private get newFile(): string {
-    return `${this.file}.new`;
   }
 
   private open(): void {
@@ -200,53 +208,81 @@ export class SqliteStore {
    * emptied: event tokens from before are answered from a full scan.
    */
   replaceAll(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): void {
-    this.beginReplace(gen, rows, meta).commit();
+    this.beginReplace().commit(gen, rows, meta);
+  }
+
+  /** True while a replacement is being written (beginReplace refuses a second one). */
+  get isReplacing(): boolean {
+    return this.replacing !== undefined;
   }
 
   /**
-   * As replaceAll, in two steps so the caller can work while the rows are written: a worker
-   * thread writes a complete new file beside the old one (written once, no journal, then
-   * fsynced), and `commit` renames it into place. A crash before the rename leaves the old state;
-   * after it, the new one.
+   * As replaceAll, in steps, so the rows can be written while they are still arriving and while
+   * the caller loads them: a worker thread writes a complete new file beside the old one (once,
+   * without a journal, then fsynced), and `commit` renames it into place. A crash before the
+   * rename leaves the old state; after it, the new one.
    */
-  beginReplace(gen: number, rows: readonly StoredRow[], meta: Record<string, string>): Replacement {
-    const kept = this.db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[];
-    const allMeta: Record<string, string> = Object.fromEntries(kept.map((m) => [m.key, m.value]));
-    Object.assign(allMeta, meta, { generation_reserved: String(gen + GENERATION_BLOCK) });
-    rmSync(this.newFile, { force: true });
-    const write = new FileWrite(this.newFile, rows, allMeta);
-    let settled = false;
-    return {
-      commit: () => {
-        assert(!settled, 'replacement already settled');
-        settled = true;
-        write.wait();
-        this.swapIn();
+  beginReplace(): Replacement {
+    assert(this.replacing === undefined, 'a replacement of the database is already being written');
+    const file = `${this.file}.new-${process.pid}-${++this.replacements}`;
+    const write = new FileWrite(file);
+    const done = () => {
+      if (this.replacing === replacement) this.replacing = undefined;
+    };
+    const replacement: Replacement = {
+      add: (rows) => write.add(rows),
+      commit: (gen, rows, meta, meanwhile) => {
+        assert(this.replacing === replacement, 'this replacement is over');
+        try {
+          const kept = this.db.prepare('SELECT key, value FROM meta').all() as {
+            key: string;
+            value: string;
+          }[];
+          const allMeta: Record<string, string> = Object.fromEntries(kept.map((m) => [m.key, m.value]));
+          Object.assign(allMeta, meta, { generation_reserved: String(gen + GENERATION_BLOCK) });
+          write.finish(rows, allMeta);
+          meanwhile?.();
+          write.wait();
+          this.swapIn(file);
+        } catch (e) {
+          write.abandon();
+          throw e;
+        } finally {
+          done();
+        }
         this.reserved = gen + GENERATION_BLOCK;
       },
       abandon: () => {
-        if (settled) return;
-        settled = true;
+        if (this.replacing !== replacement) return;
         write.abandon();
+        done();
       },
     };
+    this.replacing = replacement;
+    return replacement;
   }
 
   /** Puts the new file in place of the old one and reopens. */
-  private swapIn(): void {
-    // Every commit of the old file into it, so its WAL holds nothing when it goes.
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  private swapIn(newFile: string): void {
+    // Every commit of the old file into it, so its WAL holds nothing when it goes: an old WAL
+    // must never sit beside the new file (SQLite would replay it onto it).
+    const [cp] = this.db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number }[];
+    if (cp === undefined || cp.busy !== 0) throw new Error(`${this.file} is busy: its WAL cannot be emptied`);
     this.db.close();
-    rmSync(`${this.file}-wal`, { force: true });
-    rmSync(`${this.file}-shm`, { force: true });
-    renameSync(this.newFile, this.file);
-    const dir = openSync(dirname(this.file), 'r');
     try {
-      fsyncSync(dir);
+      rmSync(`${this.file}-wal`, { force: true });
+      rmSync(`${this.file}-shm`, { force: true });
+      renameSync(newFile, this.file);
+      const dir = openSync(dirname(this.file), 'r');
+      try {
+        fsyncSync(dir);
+      } finally {
+        closeSync(dir);
+      }
     } finally {
-      closeSync(dir);
+      // The new state, or the old one if the rename failed.
+      this.open();
     }
-    this.open();
     this.commitsSinceCheckpoint = 0;
     this.bytesSinceCheckpoint = 0;
   }

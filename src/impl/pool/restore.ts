@@ -6,7 +6,7 @@
 // the old pool that comes back follows it instead of competing with it.
 import { existsSync } from 'node:fs';
 import type { ParsedDump } from '../../db/dump.js';
-import type { StoredRow } from '../../db/sqlite-store.js';
+import type { Replacement, StoredRow } from '../../db/sqlite-store.js';
 import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
 import { NULL_DATE, NULL_REF } from '../../model/types.js';
@@ -149,7 +149,13 @@ function carriedOver(svc: Services, dump: ParsedDump, masterRef: string): Stored
  * The restore itself. Everything that can refuse does so before the database is touched; the
  * swap is one SQLite transaction; then this host becomes the restored pool's master in-process.
  */
-export async function restore(svc: Services, dump: ParsedDump, here: RestoringHost): Promise<string[]> {
+export async function restore(
+  svc: Services,
+  dump: ParsedDump,
+  here: RestoringHost,
+  /** The dump's rows, already being written as they were read (Db.beginRestore). */
+  ahead?: Replacement,
+): Promise<string[]> {
   const p = plan(svc, dump, here);
   if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
   // Domains the restored database would not know of would be destroyed as strays: refuse instead.
@@ -161,7 +167,7 @@ export async function restore(svc: Services, dump: ParsedDump, here: RestoringHo
     ]);
   const rows = restoredRows(svc, dump, p, here);
   const sessions = [...svc.db.all('session').keys()];
-  svc.db.restoreAll(Math.max(svc.db.generation, dump.header.generation) + 1, rows);
+  svc.db.restoreAll(Math.max(svc.db.generation, dump.header.generation) + 1, rows, {}, ahead);
   svc.log.warn(
     { pool: dump.header.pool, generation: dump.header.generation, rows: rows.length },
     'pool database restored from a dump',

@@ -274,13 +274,36 @@ export function withDefaultsOwned(def: ClassDef, given: Record<string, unknown>)
 
 /**
  * Completes `body` in place into a record: the persistent fields a master sent (it wrote all of
- * them, in this same model) stay as they are; the memory-only ones get their defaults.
+ * them, in this same model) stay as they are; the memory-only ones get their defaults. Every key
+ * of `body` must be a field of `def` (a master's row, or one checkRows passed).
  */
 export function completeInPlace(def: ClassDef, body: Record<string, unknown>): Record<string, unknown> {
-  for (const [k, f] of fieldList(def))
-    if (!f.persist || !(k in body))
-      body[k] = structuredCloneIfNeeded(f.default !== undefined ? f.default : zeroOf(f.ty));
+  const { memoryOnly, persisted } = fieldSplit(def);
+  // The usual case, without a lookup per field: only known keys, none memory-only, as many as
+  // the persistent fields, so every persistent field is there.
+  if (Object.keys(body).length === persisted && memoryOnly.every(([k]) => !Object.hasOwn(body, k))) {
+    for (const [k, f] of memoryOnly) body[k] = defaultOf(f);
+    return body;
+  }
+  for (const [k, f] of fieldList(def)) if (!f.persist || !(k in body)) body[k] = defaultOf(f);
   return body;
+}
+
+/** A fresh copy of the field's default value. */
+function defaultOf(f: FieldDef): unknown {
+  return structuredCloneIfNeeded(f.default !== undefined ? f.default : zeroOf(f.ty));
+}
+
+const fieldSplits = new WeakMap<ClassDef, { memoryOnly: [string, FieldDef][]; persisted: number }>();
+
+function fieldSplit(def: ClassDef): { memoryOnly: [string, FieldDef][]; persisted: number } {
+  let s = fieldSplits.get(def);
+  if (s === undefined) {
+    const all = fieldList(def);
+    s = { memoryOnly: all.filter(([, f]) => !f.persist), persisted: all.filter(([, f]) => f.persist).length };
+    fieldSplits.set(def, s);
+  }
+  return s;
 }
 
 const fieldLists = new WeakMap<ClassDef, [string, FieldDef][]>();
