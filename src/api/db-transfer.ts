@@ -5,13 +5,11 @@
 // `{"error":[code, params…]}` with an HTTP error status, which XapiClient.transfer turns back into
 // the XenAPI error.
 import type http from 'node:http';
-import { DumpError, parseDump } from '../db/dump.js';
 import { poolDump } from '../impl/pool/backup.js';
-import { dryRun, restore, restoringHost } from '../impl/pool/restore.js';
+import { dryRun, readDump, restore, restoringHost } from '../impl/pool/restore.js';
 import type { Services } from '../impl/context.js';
 import { checkSession } from '../impl/session.js';
 import { ApiError } from '../model/errors.js';
-import { SCHEMA_VERSION } from '../model/schema.js';
 import { HOST_BACKUP_PATH, HOST_RESTORE_PATH } from './host-backup.js';
 
 export const DUMP_PATH = '/pool/xmldbdump';
@@ -103,17 +101,12 @@ async function receiveDump(
   // refuses the dump, here or in restore(), abandons that file.
   const ahead = dry ? undefined : svc.db.beginRestore();
   try {
-    let dump;
-    try {
-      dump = await parseDump(req, SCHEMA_VERSION, ahead && ((rows) => ahead.add(rows)));
-    } catch (e) {
+    const dump = await readDump(svc, req, ahead).catch((e: unknown) => {
       req.resume();
-      if (!(e instanceof DumpError)) throw e;
-      if (e.code === 'NEWER_SCHEMA') throw new ApiError('RESTORE_INCOMPATIBLE_VERSION', []);
-      throw new ApiError('RESTORE_INVALID_BACKUP', [e.message]);
-    }
+      throw e;
+    });
     const here = await restoringHost(svc);
-    const lines = ahead === undefined ? dryRun(svc, dump, here) : await restore(svc, dump, here, ahead);
+    const lines = ahead === undefined ? dryRun(dump, here) : await restore(svc, dump, here, ahead);
     if (!dry)
       svc.audit.info(
         { call: 'pool.restore_database', pool: dump.header.pool, generation: dump.header.generation },

@@ -300,19 +300,35 @@ export class Db {
    * once fields it lacks get their defaults. Reads only.
    */
   checkRows(rows: readonly StoredRow[]): string | undefined {
+    const checker = this.rowChecker();
+    checker.add(rows);
+    return checker.problem();
+  }
+
+  /**
+   * checkRows over rows given a run at a time (a dump as it is read: each row is checked while it
+   * is still in the processor's cache, which made the check several times cheaper).
+   */
+  rowChecker(): { add(rows: readonly StoredRow[]): void; problem(): string | undefined } {
     const refs = new Set<string>();
-    for (const r of rows) {
+    let found: string | undefined;
+    const check = (r: StoredRow): string | undefined => {
       const def = this.classes[r.cls];
       if (def === undefined || !def.persist) return `unknown class ${r.cls} (${r.ref})`;
       if (refs.has(r.ref)) return `the reference ${r.ref} appears twice`;
       refs.add(r.ref);
       const bad = bodyConforms(def, r.body, this.resolve);
-      if (bad !== undefined)
-        return !Object.hasOwn(def.fields, bad)
-          ? `${r.cls} ${r.ref} has an unknown field ${bad}`
-          : `${r.cls} ${r.ref} has an invalid field ${bad}`;
-    }
-    return undefined;
+      if (bad === undefined) return undefined;
+      return !Object.hasOwn(def.fields, bad)
+        ? `${r.cls} ${r.ref} has an unknown field ${bad}`
+        : `${r.cls} ${r.ref} has an invalid field ${bad}`;
+    };
+    return {
+      add: (rows) => {
+        for (let i = 0; i < rows.length && found === undefined; i++) found = check(rows[i] as StoredRow);
+      },
+      problem: () => found,
+    };
   }
 
   /**

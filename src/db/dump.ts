@@ -95,7 +95,7 @@ export async function parseDump(
   chunks: AsyncIterable<Buffer | string>,
   schema: number,
   /** Each run of rows as it is read (before the checksum is known, and before any migration). */
-  onRows?: (rows: readonly StoredRow[]) => void,
+  onRows?: (rows: readonly StoredRow[], header: DumpHeader) => void,
 ): Promise<ParsedDump> {
   const hash = createHash('sha256');
   let header: DumpHeader | undefined;
@@ -125,11 +125,12 @@ export async function parseDump(
     // Row lines start with '['; the trailer, the only other line after the header, with '{'.
     const found = buf[pos] === OPEN_BRACE ? pos : buf.indexOf(NL_OPEN_BRACE, pos) + 1 || end;
     const t = Math.min(found, end);
-    if (pos < t) {
+    // (Whole lines after the header's: the header was read above if there was any whole line.)
+    if (pos < t && header !== undefined) {
       hash.update(buf.subarray(pos, t));
       const first = rows.length;
       for (const line of buf.toString('utf8', pos, t - 1).split('\n')) rows.push(parseRow(line, ++lineNo));
-      onRows?.(rows.slice(first));
+      onRows?.(rows.slice(first), header);
     }
     if (t < end) {
       const nl = buf.indexOf(NL, t);

@@ -5,10 +5,11 @@
 // Then the host starts over as the master of the restored pool at a new epoch, so any host of
 // the old pool that comes back follows it instead of competing with it.
 import { existsSync } from 'node:fs';
-import type { ParsedDump } from '../../db/dump.js';
+import { DumpError, parseDump, type ParsedDump } from '../../db/dump.js';
 import type { Replacement, StoredRow } from '../../db/sqlite-store.js';
 import { ApiError } from '../../model/errors.js';
 import type { Rec } from '../../model/index.js';
+import { SCHEMA_VERSION } from '../../model/schema.js';
 import { NULL_DATE, NULL_REF } from '../../model/types.js';
 import type { Services } from '../context.js';
 import {
@@ -37,9 +38,42 @@ export async function restoringHost(svc: Services): Promise<RestoringHost> {
   };
 }
 
-function plan(svc: Services, dump: ParsedDump, here: RestoringHost): RestorePlan {
-  const bad = svc.db.checkRows(dump.rows);
+/** A dump read whole: its checksum verified, and every row checked against the model. */
+export interface CheckedDump extends ParsedDump {
+  readonly checked: true;
+}
+
+/**
+ * Reads a dump (a request body or a file) and checks it completely; refuses it with xapi's errors.
+ * Rows in this host's schema are checked as they are read; rows of an older schema once migrated.
+ * `ahead`, for a real restore, gets the rows as they are read, to write them meanwhile.
+ */
+export async function readDump(
+  svc: Services,
+  chunks: AsyncIterable<Buffer | string>,
+  ahead?: Replacement,
+): Promise<CheckedDump> {
+  const checker = svc.db.rowChecker();
+  let checkedEarly = false;
+  let dump: ParsedDump;
+  try {
+    dump = await parseDump(chunks, SCHEMA_VERSION, (rows, header) => {
+      checkedEarly = header.schema === SCHEMA_VERSION;
+      if (checkedEarly) checker.add(rows);
+      ahead?.add(rows);
+    });
+  } catch (e) {
+    if (!(e instanceof DumpError)) throw e;
+    if (e.code === 'NEWER_SCHEMA') throw new ApiError('RESTORE_INCOMPATIBLE_VERSION', []);
+    throw new ApiError('RESTORE_INVALID_BACKUP', [e.message]);
+  }
+  if (!checkedEarly) checker.add(dump.rows);
+  const bad = checker.problem();
   if (bad !== undefined) throw new ApiError('RESTORE_INVALID_BACKUP', [bad]);
+  return { ...dump, checked: true };
+}
+
+function plan(dump: CheckedDump, here: RestoringHost): RestorePlan {
   try {
     return planRestore(dump.header, dump.rows, here);
   } catch (e) {
@@ -49,8 +83,8 @@ function plan(svc: Services, dump: ParsedDump, here: RestoringHost): RestorePlan
 }
 
 /** The dry run: what the restore would do, as xe prints it. Changes nothing. */
-export function dryRun(svc: Services, dump: ParsedDump, here: RestoringHost): string[] {
-  return ['Dry-run backup restore successful', ...describePlan(plan(svc, dump, here), here)];
+export function dryRun(dump: CheckedDump, here: RestoringHost): string[] {
+  return ['Dry-run backup restore successful', ...describePlan(plan(dump, here), here)];
 }
 
 /**
@@ -65,35 +99,48 @@ export function restoredRows(
   here: RestoringHost,
 ): StoredRow[] {
   // The parsed rows belong to this restore alone: they are changed in place, and only the rows
-  // that changed are serialised again (the others keep the dump's text).
-  const rows = new Map(dump.rows.map((r) => [r.ref, r]));
-  const changed = new Set<string>();
-  const edit = (ref: unknown, patch: Body): void => {
-    const r = typeof ref === 'string' ? rows.get(ref) : undefined;
-    if (r === undefined) return;
+  // that changed are serialised again (the others keep the dump's text). The few rows the plan
+  // names are found in two passes over the rows, not through an index of all of them.
+  const changed: StoredRow[] = [];
+  const edit = (r: StoredRow, patch: Body): void => {
     Object.assign(r.body, patch);
-    changed.add(r.ref);
+    changed.push(r);
   };
-  const body = (ref: unknown): Body | undefined =>
-    typeof ref === 'string' ? rows.get(ref)?.body : undefined;
-  edit(p.master.ref, {
-    uuid: here.uuid,
-    address: here.address,
-    hostname: here.hostname,
-    server_certificate: svc.certificate,
-    enabled: true,
-  });
-  for (const h of [p.master, ...p.rejoin]) edit(body(h.ref)?.metrics, { live: h === p.master });
+  const find = (refs: Set<string>): Map<string, StoredRow> => {
+    const out = new Map<string, StoredRow>();
+    for (const r of dump.rows) if (refs.has(r.ref)) out.set(r.ref, r);
+    return out;
+  };
   // The control domain of the master's record is this host's.
   const myDom0 = [...svc.db.all('VM').values()].find(
     (r) => (r.rec as Rec<'VM'>).is_control_domain && (r.rec as Rec<'VM'>).resident_on === svc.hostRef,
   );
-  for (const r of rows.values())
-    if (r.cls === 'VM' && r.body.is_control_domain === true && r.body.resident_on === p.master.ref && myDom0)
-      edit(r.ref, { uuid: (myDom0.rec as Rec<'VM'>).uuid });
+  const hosts = [p.master, ...p.rejoin];
+  const named = find(new Set([...hosts, ...p.reset].map((x) => x.ref)));
+  const devices = new Set<string>();
+  for (const vm of p.reset)
+    for (const dev of ['VBDs', 'VIFs'])
+      for (const ref of (named.get(vm.ref)?.body[dev] as string[] | undefined) ?? []) devices.add(ref);
+  for (const h of hosts) devices.add(String(named.get(h.ref)?.body.metrics));
+  const second = find(devices);
+
+  const master = named.get(p.master.ref);
+  if (master !== undefined)
+    edit(master, {
+      uuid: here.uuid,
+      address: here.address,
+      hostname: here.hostname,
+      server_certificate: svc.certificate,
+      enabled: true,
+    });
+  for (const h of hosts) {
+    const metrics = second.get(String(named.get(h.ref)?.body.metrics));
+    if (metrics !== undefined) edit(metrics, { live: h === p.master });
+  }
   for (const vm of p.reset) {
-    const b = body(vm.ref) as Body;
-    edit(vm.ref, {
+    const r = named.get(vm.ref);
+    if (r === undefined) continue;
+    edit(r, {
       power_state: 'Halted',
       resident_on: NULL_REF,
       scheduled_to_be_resident_on: NULL_REF,
@@ -101,24 +148,28 @@ export function restoredRows(
       current_operations: {},
     });
     for (const dev of [
-      ...((b.VBDs as string[] | undefined) ?? []),
-      ...((b.VIFs as string[] | undefined) ?? []),
-    ])
-      edit(dev, { currently_attached: false, current_operations: {} });
+      ...((r.body.VBDs as string[] | undefined) ?? []),
+      ...((r.body.VIFs as string[] | undefined) ?? []),
+    ]) {
+      const d = second.get(dev);
+      if (d !== undefined) edit(d, { currently_attached: false, current_operations: {} });
+    }
   }
-  for (const r of rows.values())
+  for (const r of dump.rows) {
+    if (r.cls === 'VM' && r.body.is_control_domain === true && r.body.resident_on === p.master.ref && myDom0)
+      edit(r, { uuid: (myDom0.rec as Rec<'VM'>).uuid });
+    // Leases are reported again by the hosts that hold them.
     if (r.cls === 'VDI' && r.body.lease_holder !== undefined && r.body.lease_holder !== NULL_REF)
-      edit(r.ref, { lease_holder: NULL_REF, lease_expires: NULL_DATE });
-  for (const r of carriedOver(svc, dump, p.master.ref)) {
-    rows.set(r.ref, r);
-    changed.add(r.ref);
+      edit(r, { lease_holder: NULL_REF, lease_expires: NULL_DATE });
   }
-  const edited = [...changed].map((ref) => rows.get(ref) as StoredRow);
-  for (const r of edited) r.text = JSON.stringify(r.body);
-  // The dump's rows were checked when read; the ones changed here are checked again.
-  const bad = svc.db.checkRows(edited);
+  for (const r of changed) r.text = JSON.stringify(r.body);
+  const carried = carriedOver(svc, dump, p.master.ref);
+  // The dump's rows were checked when read; the ones changed or added here are checked again.
+  const bad = svc.db.checkRows([...new Set(changed)]) ?? svc.db.checkRows(carried);
   if (bad !== undefined) throw new ApiError('INTERNAL_ERROR', [`the restore made an invalid record: ${bad}`]);
-  return [...rows.values()];
+  if (carried.length === 0) return dump.rows;
+  const replaced = new Set(carried.map((r) => r.ref));
+  return [...dump.rows.filter((r) => !replaced.has(r.ref)), ...carried];
 }
 
 /** This host's local (non-shared) SRs the dump does not know, with their PBDs and VDIs. */
@@ -151,12 +202,12 @@ function carriedOver(svc: Services, dump: ParsedDump, masterRef: string): Stored
  */
 export async function restore(
   svc: Services,
-  dump: ParsedDump,
+  dump: CheckedDump,
   here: RestoringHost,
   /** The dump's rows, already being written as they were read (Db.beginRestore). */
   ahead?: Replacement,
 ): Promise<string[]> {
-  const p = plan(svc, dump, here);
+  const p = plan(dump, here);
   if (!svc.cluster.isMaster) throw new ApiError('HOST_IS_SLAVE', [svc.cluster.masterAddress]);
   // Domains the restored database would not know of would be destroyed as strays: refuse instead.
   const kept = new Set(p.kept.map((v) => v.uuid));

@@ -189,6 +189,7 @@ export function conforms(ty: Ty, v: unknown, resolve: Resolve): boolean {
 
 interface FieldChecks {
   list: readonly (readonly [string, Check])[];
+  byName: ReadonlyMap<string, Check>;
   /** No field's check accepts `undefined`: a record that passes them all has every field. */
   allRequired: boolean;
 }
@@ -203,7 +204,7 @@ function fieldChecks(def: ClassDef, resolve: Resolve): FieldChecks {
   let fc = byDef.get(def);
   if (fc === undefined) {
     const list = fieldList(def).map(([k, f]) => [k, checkOf(f.ty, resolve)] as const);
-    fc = { list, allRequired: list.every(([, c]) => !c(undefined)) };
+    fc = { list, byName: new Map(list), allRequired: list.every(([, c]) => !c(undefined)) };
     byDef.set(def, fc);
   }
   return fc;
@@ -236,16 +237,13 @@ export function bodyConforms(
   body: Record<string, unknown>,
   resolve: Resolve,
 ): string | undefined {
-  let present = 0;
-  for (const [k, check] of fieldChecks(def, resolve).list) {
-    if (!Object.hasOwn(body, k)) continue;
-    present++;
-    if (!check(body[k])) return k;
+  const checks = fieldChecks(def, resolve).byName;
+  // Over the keys the body has (for-in reads each value from the object's own layout, fast), each
+  // looked up among the class's fields: a key that is not one, `__proto__` included, is refused.
+  for (const k in body) {
+    const check = checks.get(k);
+    if (check === undefined || !check(body[k])) return k;
   }
-  // Own keys only, and own fields only: a `__proto__` key is an unknown field, not Object's.
-  const keys = Object.keys(body);
-  if (keys.length === present) return undefined;
-  for (const k of keys) if (!Object.hasOwn(def.fields, k)) return k;
   return undefined;
 }
 
