@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { defineClass, field } from '../model/define.js';
 import { NULL_REF, t } from '../model/types.js';
+import { SCHEMA_VERSION } from '../model/schema.js';
 import { FakeClock } from '../testing/fake-clock.js';
 import { Db } from './db.js';
-import { SqliteStore } from './sqlite-store.js';
+import { encodeDump, parseDump } from './dump.js';
+import { SqliteStore, type StoredRow } from './sqlite-store.js';
 
 const Parent = defineClass({
   name: 'parent',
@@ -298,6 +300,34 @@ describe('Db restore', () => {
     next.abandon();
     again.beginRestore().abandon();
     assert.equal(again.get('parent', 'OpaqueRef:x'), undefined);
+    again.close();
+  });
+
+  it('writes a dump as it is read, from the bytes of its lines, then the edits of the restore', async () => {
+    const { db, dir } = open();
+    const rows = Array.from({ length: 3000 }, (_, i) => ({
+      cls: i % 2 === 0 ? 'parent' : 'kid',
+      ref: `OpaqueRef:${String(i).padStart(5, '0')}`,
+      ctime: 1,
+      mtime: 2,
+      text: JSON.stringify(i % 2 === 0 ? { uuid: `u${i}`, name_label: `p\u00e9${i}` } : { uuid: `u${i}` }),
+    }));
+    const header = { schema: SCHEMA_VERSION, pool: 'p', master: 'm', epoch: 1, generation: 9, created: '' };
+    const text = Buffer.concat([...encodeDump(header, rows)]).toString('utf8');
+    async function* chunks(): AsyncGenerator<string> {
+      for (let i = 0; i < text.length; i += 1000) yield text.slice(i, i + 1000);
+    }
+    const ahead = db.beginRestore();
+    const dump = await parseDump(chunks(), SCHEMA_VERSION, (got, _h, bytes) => ahead.addLines(got, bytes));
+    const first = dump.rows[0] as StoredRow;
+    first.body.name_label = 'edited after reading';
+    first.text = JSON.stringify(first.body);
+    db.restoreAll(db.generation + 5, dump.rows, {}, ahead);
+    db.close();
+    const again = open(dir).db;
+    assert.equal(again.get('parent', 'OpaqueRef:00000')?.name_label, 'edited after reading');
+    assert.equal(again.get('parent', 'OpaqueRef:02998')?.name_label, 'p\u00e92998');
+    assert.equal(again.get('kid', 'OpaqueRef:02999')?.uuid, 'u2999');
     again.close();
   });
 

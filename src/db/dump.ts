@@ -94,8 +94,11 @@ export interface ParsedDump {
 export async function parseDump(
   chunks: AsyncIterable<Buffer | string>,
   schema: number,
-  /** Each run of rows as it is read (before the checksum is known, and before any migration). */
-  onRows?: (rows: readonly StoredRow[], header: DumpHeader) => void,
+  /**
+   * Each run of rows as it is read (before the checksum is known, and before any migration),
+   * with the bytes of their lines.
+   */
+  onRows?: (rows: readonly StoredRow[], header: DumpHeader, bytes: Buffer) => void,
 ): Promise<ParsedDump> {
   const hash = createHash('sha256');
   let header: DumpHeader | undefined;
@@ -127,10 +130,11 @@ export async function parseDump(
     const t = Math.min(found, end);
     // (Whole lines after the header's: the header was read above if there was any whole line.)
     if (pos < t && header !== undefined) {
-      hash.update(buf.subarray(pos, t));
+      const bytes = buf.subarray(pos, t);
+      hash.update(bytes);
       const first = rows.length;
-      for (const line of buf.toString('utf8', pos, t - 1).split('\n')) rows.push(parseRow(line, ++lineNo));
-      onRows?.(rows.slice(first), header);
+      for (const line of rowLines(bytes)) rows.push(parseRow(line, ++lineNo));
+      onRows?.(rows.slice(first), header, bytes);
     }
     if (t < end) {
       const nl = buf.indexOf(NL, t);
@@ -217,22 +221,44 @@ function parseHeader(line: string, schema: number): DumpHeader {
 /** `["cls","ref",ctime,mtime,` — what precedes the record on a row line. */
 const ROW_PREFIX = /^\[("(?:[^"\\]|\\.)*"),("(?:[^"\\]|\\.)*"),(\d{1,15}),(\d{1,15}),/;
 
-/** A row line: the record's text is cut out as it is (one parse, of the record only). */
-function parseRow(line: string, lineNo: number): StoredRow {
+/** A row line's fields, the record left as its text (cut out as it is). */
+export function rowFields(line: string, lineNo: number): Omit<StoredRow, 'body'> & { text: string } {
   const m = ROW_PREFIX.exec(line);
   if (m === null || !line.endsWith(']')) throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
-  const text = line.slice(m[0].length, -1);
-  let cls: unknown, ref: unknown, body: unknown;
+  let cls: unknown, ref: unknown;
   try {
     cls = JSON.parse(m[1] as string);
     ref = JSON.parse(m[2] as string);
-    body = JSON.parse(text);
   } catch {
     throw new DumpError('CORRUPT', `line ${lineNo} is not valid JSON`);
   }
   if (typeof cls !== 'string' || typeof ref !== 'string')
     throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
+  return { cls, ref, ctime: Number(m[3]), mtime: Number(m[4]), text: line.slice(m[0].length, -1) };
+}
+
+/** The lines of a run of whole row lines (each ends with '\n'). */
+export function rowLines(bytes: Buffer): string[] {
+  return bytes.toString('utf8', 0, bytes.length - 1).split('\n');
+}
+
+/** A row line: the record's text is cut out as it is (one parse, of the record only). */
+function parseRow(line: string, lineNo: number): StoredRow {
+  const row = rowFields(line, lineNo);
+  let body: unknown;
+  try {
+    body = JSON.parse(row.text);
+  } catch {
+    throw new DumpError('CORRUPT', `line ${lineNo} is not valid JSON`);
+  }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new DumpError('CORRUPT', `the record on line ${lineNo} is not an object`);
-  return { cls, ref, ctime: Number(m[3]), mtime: Number(m[4]), body: body as Record<string, unknown>, text };
+  return {
+    cls: row.cls,
+    ref: row.ref,
+    ctime: row.ctime,
+    mtime: row.mtime,
+    body: body as Record<string, unknown>,
+    text: row.text,
+  };
 }

@@ -4,6 +4,7 @@
 import { closeSync, fsyncSync, openSync } from 'node:fs';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import { rowFields, rowLines } from './dump.js';
 import { INSERT_OBJECT_SQL, SCHEMA_SQL } from './sql-schema.js';
 
 /** Rows as sent, a column per field (far fewer objects to copy between threads than a tuple per row). */
@@ -18,6 +19,8 @@ export interface Batch {
 export type ToWriter =
   /** Rows to write; a row whose ref was written before replaces it. */
   | { rows: Batch }
+  /** The same, as the whole row lines of a pool dump (src/db/dump.ts), in UTF-8. */
+  | { lines: Uint8Array }
   /** The end: refs to remove, the meta table, then commit and fsync. */
   | { end: true; deletes: string[]; meta: [string, string][] };
 
@@ -60,6 +63,14 @@ function writeRows(b: Batch): void {
     put.run(b.refs[i], b.classes[i], b.ctimes[i], b.mtimes[i], b.bodies[i]);
 }
 
+function writeLines(bytes: Uint8Array): void {
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+  for (const line of rowLines(buf)) {
+    const r = rowFields(line, 0);
+    put.run(r.ref, r.cls, r.ctime, r.mtime, r.text);
+  }
+}
+
 function finish(d: Database.Database, deletes: string[], meta: [string, string][]): void {
   for (const ref of deletes) remove.run(ref);
   for (const [k, v] of meta) setMeta.run(k, v);
@@ -80,6 +91,7 @@ port.on('message', (m: ToWriter) => {
     if (failure !== undefined) return;
     db ??= open();
     if ('rows' in m) writeRows(m.rows);
+    else if ('lines' in m) writeLines(m.lines);
     else finish(db, m.deletes, m.meta);
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);

@@ -57,10 +57,10 @@ export async function readDump(
   let checkedEarly = false;
   let dump: ParsedDump;
   try {
-    dump = await parseDump(chunks, SCHEMA_VERSION, (rows, header) => {
+    dump = await parseDump(chunks, SCHEMA_VERSION, (rows, header, bytes) => {
       checkedEarly = header.schema === SCHEMA_VERSION;
       if (checkedEarly) checker.add(rows);
-      ahead?.add(rows);
+      ahead?.addLines(rows, bytes);
     });
   } catch (e) {
     if (!(e instanceof DumpError)) throw e;
