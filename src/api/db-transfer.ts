@@ -100,6 +100,11 @@ async function receiveDump(
   // A real restore writes the new database file while the dump is still arriving; anything that
   // refuses the dump, here or in restore(), abandons that file.
   const ahead = dry ? undefined : svc.db.beginRestore();
+  if (!dry && ahead === undefined) {
+    req.resume();
+    const pool = [...svc.db.all('pool').keys()][0] ?? '';
+    throw new ApiError('OTHER_OPERATION_IN_PROGRESS', ['pool', pool, 'restore_database', '']);
+  }
   try {
     const dump = await readDump(svc, req, ahead).catch((e: unknown) => {
       req.resume();

@@ -272,7 +272,8 @@ describe('Db restore', () => {
   it('writes rows sent ahead, then holds exactly the final rows: changed, dropped and added ones corrected', () => {
     const { db, dir } = open();
     const ahead = db.beginRestore();
-    assert.throws(() => db.beginRestore(), /OTHER_OPERATION_IN_PROGRESS/);
+    assert.ok(ahead !== undefined);
+    assert.equal(db.beginRestore(), undefined, 'one at a time');
     ahead.add([
       row('parent', 'OpaqueRef:a', { uuid: 'a', name_label: 'as read' }),
       row('parent', 'OpaqueRef:b', { uuid: 'b', name_label: 'dropped' }),
@@ -296,9 +297,11 @@ describe('Db restore', () => {
     assert.equal(again.get('kid', 'OpaqueRef:d')?.owner, 'OpaqueRef:a');
     // An abandoned one leaves nothing behind, and another can start.
     const next = again.beginRestore();
-    next.add([row('parent', 'OpaqueRef:x', { uuid: 'x' })]);
-    next.abandon();
-    again.beginRestore().abandon();
+    next?.add([row('parent', 'OpaqueRef:x', { uuid: 'x' })]);
+    next?.abandon();
+    const another = again.beginRestore();
+    assert.ok(another !== undefined);
+    another.abandon();
     assert.equal(again.get('parent', 'OpaqueRef:x'), undefined);
     again.close();
   });
@@ -318,6 +321,7 @@ describe('Db restore', () => {
       for (let i = 0; i < text.length; i += 1000) yield text.slice(i, i + 1000);
     }
     const ahead = db.beginRestore();
+    assert.ok(ahead !== undefined);
     const dump = await parseDump(chunks(), SCHEMA_VERSION, (got, _h, bytes) => ahead.addLines(got, bytes));
     const first = dump.rows[0] as StoredRow;
     first.body.name_label = 'edited after reading';

@@ -13,7 +13,6 @@ import {
   withDefaultsOwned,
   type Resolve,
 } from '../model/derive/values.js';
-import { ApiError } from '../model/errors.js';
 import { NULL_REF } from '../model/types.js';
 import type { Deletion, Replacement, SqliteStore, StoredRow } from './sqlite-store.js';
 
@@ -333,11 +332,10 @@ export class Db {
 
   /**
    * Starts writing a replacement of the persistent state as rows arrive (a restore reading a
-   * dump); restoreAll finishes it. Refused while another is being written.
+   * dump); restoreAll finishes it. Undefined while another is being written.
    */
-  beginRestore(): Replacement {
-    if (this.store.isReplacing) throw new ApiError('OTHER_OPERATION_IN_PROGRESS', ['pool', 'restore']);
-    return this.store.beginReplace();
+  beginRestore(): Replacement | undefined {
+    return this.store.isReplacing ? undefined : this.store.beginReplace();
   }
 
   /**

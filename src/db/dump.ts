@@ -221,20 +221,29 @@ function parseHeader(line: string, schema: number): DumpHeader {
 /** `["cls","ref",ctime,mtime,` — what precedes the record on a row line. */
 const ROW_PREFIX = /^\[("(?:[^"\\]|\\.)*"),("(?:[^"\\]|\\.)*"),(\d{1,15}),(\d{1,15}),/;
 
-/** A row line's fields, the record left as its text (cut out as it is). */
-export function rowFields(line: string, lineNo: number): Omit<StoredRow, 'body'> & { text: string } {
+/** Class names as they appear quoted on row lines, parsed once (there are a few dozen). */
+const classNames = new Map<string, string>();
+
+/** A row line's fields, the record left as its text (cut out as it is) and `body` empty. */
+export function rowFields(line: string, lineNo: number): StoredRow & { text: string } {
   const m = ROW_PREFIX.exec(line);
   if (m === null || !line.endsWith(']')) throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
-  let cls: unknown, ref: unknown;
+  const quotedCls = m[1] as string;
+  let cls: unknown = classNames.get(quotedCls);
+  let ref: unknown;
   try {
-    cls = JSON.parse(m[1] as string);
+    if (cls === undefined) {
+      cls = JSON.parse(quotedCls);
+      if (typeof cls === 'string' && classNames.size < 1000) classNames.set(quotedCls, cls);
+    }
     ref = JSON.parse(m[2] as string);
   } catch {
     throw new DumpError('CORRUPT', `line ${lineNo} is not valid JSON`);
   }
   if (typeof cls !== 'string' || typeof ref !== 'string')
     throw new DumpError('CORRUPT', `line ${lineNo} is not a row`);
-  return { cls, ref, ctime: Number(m[3]), mtime: Number(m[4]), text: line.slice(m[0].length, -1) };
+  const text = line.slice(m[0].length, -1);
+  return { cls, ref, ctime: Number(m[3]), mtime: Number(m[4]), body: {}, text };
 }
 
 /** The lines of a run of whole row lines (each ends with '\n'). */
@@ -253,12 +262,6 @@ function parseRow(line: string, lineNo: number): StoredRow {
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body))
     throw new DumpError('CORRUPT', `the record on line ${lineNo} is not an object`);
-  return {
-    cls: row.cls,
-    ref: row.ref,
-    ctime: row.ctime,
-    mtime: row.mtime,
-    body: body as Record<string, unknown>,
-    text: row.text,
-  };
+  row.body = body as Record<string, unknown>;
+  return row;
 }

@@ -1,12 +1,14 @@
 // Proves the guide's "whole pool lost" procedure with Poolstack's commands on real daemons: a
 // three-host pool running VMs on a shared SR is dumped with xe pool-dump-database, every data
 // directory is destroyed, and on the reinstalled machines truncated, corrupted, foreign and
-// newer-schema files (and a restore over a running VM) are refused with nothing changed, a dry run prints the plan and changes
+// newer-schema files (and a restore over a running VM, and a second restore while one is
+// receiving its dump) are refused with nothing changed, a dry run prints the plan and changes
 // nothing, the restore (in-process, no reboot) brings the storage and the VMs back on one host,
 // the others join, and the VMs start.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import type { XapiClient } from '../../src/rpc/client.js';
 import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
@@ -100,6 +102,44 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
       assert.equal(await state(m), withStray);
       await m.callSession('VM.hard_shutdown', stray);
       await m.callSession('VM.destroy', stray);
+
+      // A restore still receiving its dump holds the database: another is refused meanwhile, and
+      // when that dump turns out truncated it lets go, with nothing changed. (A real restore of a
+      // file that is not a dump is refused at once: it probes which answer the daemon gives.)
+      const probe = async (): Promise<string> => {
+        try {
+          await m.transfer(
+            'PUT',
+            '/pool/xmldbdump',
+            { session_id: m.session ?? '', dry_run: 'false' },
+            Readable.from(['not a dump\n']),
+          );
+          return 'accepted';
+        } catch (e) {
+          return String((e as { code?: string }).code);
+        }
+      };
+      const slow = new PassThrough();
+      const first = m.transfer(
+        'PUT',
+        '/pool/xmldbdump',
+        { session_id: m.session ?? '', dry_run: 'false' },
+        slow,
+      );
+      const firstRefused = first.then(
+        () => 'accepted',
+        (e: unknown) => String((e as { code?: string }).code),
+      );
+      slow.write(good.slice(0, Math.floor(good.length / 2)));
+      await waitFor('the first restore holds the database', 20000, async () =>
+        (await probe()) === 'OTHER_OPERATION_IN_PROGRESS' ? true : undefined,
+      );
+      slow.end();
+      assert.equal(await firstRefused, 'RESTORE_INVALID_BACKUP');
+      await waitFor('the refused restore let go', 20000, async () =>
+        (await probe()) === 'RESTORE_INVALID_BACKUP' ? true : undefined,
+      );
+      assert.equal(await state(m), before, 'the abandoned restore changed something');
 
       // Without --force the restore is refused; the dry run says what it would do and does nothing.
       const unforced = await xe.run(['pool-restore-database', `file-name=${dump}`]);

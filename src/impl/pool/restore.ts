@@ -1,7 +1,9 @@
-// xe pool-restore-database: the dump (already read and checked whole, src/db/dump.ts) replaces
-// this host's pool database in one transaction, in-process: no reboot. This host takes the place
+// xe pool-restore-database: the dump (read and checked whole, src/db/dump.ts) replaces this
+// host's pool database at once, in-process: no reboot. While the dump is read, each row is checked
+// and handed to a worker that writes a new database file beside the old one; the restore's own
+// edits follow, and the new file is renamed into place (Db.restoreAll). This host takes the place
 // of the dump's master (restore-plan.ts); the other hosts stay as records that re-join; VMs that
-// cannot be running are Halted in the same transaction; this host's own local storage is kept.
+// cannot be running are Halted in the same swap; this host's own local storage is kept.
 // Then the host starts over as the master of the restored pool at a new epoch, so any host of
 // the old pool that comes back follows it instead of competing with it.
 import { existsSync } from 'node:fs';
