@@ -58,9 +58,36 @@ function open(): Database.Database {
   return d;
 }
 
+/** Bytes of rows written since the file was last flushed to disk. */
+let unflushed = 0;
+/**
+ * The pages SQLite has written out are flushed every so often while rows still arrive, so the
+ * final fsync, which the restore waits for, has only the last of them left to do.
+ */
+const FLUSH_EVERY_BYTES = 32 * 1024 * 1024;
+
+function written(bytes: number): void {
+  unflushed += bytes;
+  if (unflushed < FLUSH_EVERY_BYTES) return;
+  unflushed = 0;
+  flush();
+}
+
+function flush(): void {
+  const fd = openSync(file, 'r+');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function writeRows(b: Batch): void {
-  for (let i = 0; i < b.refs.length; i++)
-    put.run(b.refs[i], b.classes[i], b.ctimes[i], b.mtimes[i], b.bodies[i]);
+  for (let i = 0; i < b.refs.length; i++) {
+    const body = b.bodies[i] as string;
+    put.run(b.refs[i], b.classes[i], b.ctimes[i], b.mtimes[i], body);
+    written(body.length);
+  }
 }
 
 function writeLines(bytes: Uint8Array): void {
@@ -69,6 +96,7 @@ function writeLines(bytes: Uint8Array): void {
     const r = rowFields(line, 0);
     put.run(r.ref, r.cls, r.ctime, r.mtime, r.text);
   }
+  written(bytes.length);
 }
 
 function finish(d: Database.Database, deletes: string[], meta: [string, string][]): void {
@@ -78,12 +106,7 @@ function finish(d: Database.Database, deletes: string[], meta: [string, string][
   // The store opens it in WAL mode; set here, its first open changes nothing.
   d.pragma('journal_mode = WAL');
   d.close();
-  const fd = openSync(file, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  flush();
 }
 
 port.on('message', (m: ToWriter) => {

@@ -3,13 +3,15 @@
 // directory is destroyed, and on the reinstalled machines truncated, corrupted, foreign and
 // newer-schema files (and a restore over a running VM, and a second restore while one is
 // receiving its dump) are refused with nothing changed, a dry run prints the plan and changes
-// nothing, the restore (in-process, no reboot) brings the storage and the VMs back on one host,
-// the others join, and the VMs start.
+// nothing (for a dump of an older schema too, migrated as it is read), the restore (in-process,
+// no reboot) brings the storage and the VMs back on one host, the others join, and the VMs start.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { encodeDump, parseDump } from '../../src/db/dump.js';
+import { SCHEMA_VERSION } from '../../src/model/schema.js';
 import type { XapiClient } from '../../src/rpc/client.js';
 import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost } from '../../src/testing/pool.js';
@@ -151,6 +153,25 @@ describe('restoring a whole pool from a database dump', { timeout: 240_000 }, ()
         assert.ok(dry.includes(String(u)), `the dry run names host ${String(u)} to re-join`);
       for (const v of vms) assert.ok(dry.includes(v.uuid), `the dry run names VM ${v.uuid} as reset`);
       assert.equal(await state(m), before, 'the dry run changed something');
+
+      // A dump from the schema before disk leases (no lease fields on VDIs) is migrated as it is
+      // read, then checked: its dry run plans the same restore.
+      const current = await parseDump(Readable.from([good]), SCHEMA_VERSION);
+      const schema1 = current.rows.map((r) => {
+        const body = { ...r.body };
+        if (r.cls === 'VDI') for (const k of ['lease_holder', 'lease_epoch', 'lease_expires']) delete body[k];
+        return { cls: r.cls, ref: r.ref, ctime: r.ctime, mtime: r.mtime, text: JSON.stringify(body) };
+      });
+      assert.ok(current.rows.some((r) => r.cls === 'VDI' && 'lease_holder' in r.body));
+      const oldDump = join(pool.dir, 'schema-1.dump');
+      writeFileSync(oldDump, Buffer.concat([...encodeDump({ ...current.header, schema: 1 }, schema1)]));
+      const dryOld = await xe.ok(['pool-restore-database', `file-name=${oldDump}`, 'dry-run=true']);
+      assert.equal(
+        dryOld,
+        dry.replace(/, schema \d+\)/, ', schema 1)'),
+        'the schema-1 dump plans a different restore',
+      );
+      assert.equal(await state(m), before, 'the dry run of the schema-1 dump changed something');
 
       // The restore, in-process: the same session keeps working.
       const myUuid = (await m.callSession('host.get_uuid', await hostRef(m, a))) as string;
