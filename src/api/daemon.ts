@@ -30,6 +30,7 @@ import { ApiError } from '../model/errors.js';
 import { classes, type Rec } from '../model/index.js';
 import { ApiHttpServer } from '../rpc/http-server.js';
 import { ScryptAuthenticator, writePasswordHash } from './auth.js';
+import { consoleRoute } from './console-route.js';
 import { dbTransferRoute } from './db-transfer.js';
 import { HostBackupError, makeHostBackup, stageHostBackup } from './host-backup.js';
 import { buildMethods } from './methods.js';
@@ -389,6 +390,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       backup: (host) => onHost(host, 'host.backup', [], () => hostBackupHere()),
       stage: (host, text) => onHost(host, 'host.restore', [text], () => stageHere(text)),
     }),
+  );
+  server.addRoute(
+    consoleRoute({ masterAddress: () => (cluster.isMaster ? undefined : cluster.masterAddress) }),
   );
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);
