@@ -1,11 +1,15 @@
 // Proves the web console in Debian's Chromium (headless, driven by playwright-core) against a real
 // three-host pool: a wrong password is refused beside the field, the pool tree shows the three
-// hosts and the master, a VM started from its page turns Running without a reload, and a killed
-// member turns dead on its own.
+// hosts and the master, a VM started from its page turns Running without a reload, a killed member
+// turns dead on its own, and the guide's "member machine failed" procedure is completed from the
+// recovery view: a wrong typed confirmation changes nothing, the right one resets the VM, and it
+// starts on another host. Screenshots of each page are saved with the run's data (and into
+// docs/images/console with UPDATE_SCREENSHOTS=1).
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { TEST_PASSWORD } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost } from '../../src/testing/pool.js';
@@ -33,9 +37,16 @@ async function browser(dir: string): Promise<BrowserContext> {
   });
 }
 
+/** Where docs/console.md's pictures live; UPDATE_SCREENSHOTS=1 refreshes them from this run. */
+const DOC_SHOTS = fileURLToPath(new URL('../../../docs/images/console', import.meta.url));
+
 async function shot(page: Page, dir: string, name: string): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+  if (process.env.UPDATE_SCREENSHOTS === '1') {
+    mkdirSync(DOC_SHOTS, { recursive: true });
+    copyFileSync(join(dir, `${name}.png`), join(DOC_SHOTS, `${name}.png`));
+  }
 }
 
 /** The state note beside a tree node. */
@@ -50,6 +61,10 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
       const hostA = ((await m.callSession('host.get_by_name_label', a.name)) as string[])[0] ?? '';
       const sr = await createSharedSr(m, hostA, join(pool.dir, 'shared-sr'));
       const vm = await makeVmWithDisk(m, 'web-vm', sr);
+      // A VM on the member that will fail.
+      const hostB = ((await m.callSession('host.get_by_name_label', b.name)) as string[])[0] ?? '';
+      const lost = await makeVmWithDisk(m, 'lost-vm', sr);
+      await m.callSession('VM.start_on', lost.vm, hostB, false, false);
       const shots = join(pool.dir, 'screenshots');
       const ctx = await browser(pool.dir);
       try {
@@ -81,6 +96,33 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
         await b.handle.kill();
         await note(page, b.name).filter({ hasText: 'dead' }).waitFor({ timeout: 60_000 });
         await shot(page, shots, 'member-dead');
+
+        // The recovery view: the dead member and the VM it still holds, as the guide warns.
+        await page.getByRole('button', { name: /^Recovery/ }).click();
+        const deadHost = page.getByRole('article', { name: `dead host ${b.name}` });
+        const row = deadHost.locator('li[data-vm="lost-vm"]');
+        await row.waitFor();
+        assert.equal(await m.callSession('VM.get_power_state', lost.vm), 'Running');
+        await shot(page, shots, 'recovery');
+        // A wrong name typed: refused beside the field, nothing changed.
+        await row.getByRole('button', { name: 'Reset power state…' }).click();
+        await row.locator('input[name=confirm]').fill('lost-vm?');
+        await row.getByRole('button', { name: 'Reset power state', exact: true }).click();
+        await row.getByRole('alert').filter({ hasText: 'Type lost-vm exactly' }).waitFor();
+        assert.equal(await m.callSession('VM.get_power_state', lost.vm), 'Running');
+        // The right name: the VM is reset, then started from the list on a live host.
+        await row.locator('input[name=confirm]').fill('lost-vm');
+        await row.getByRole('button', { name: 'Reset power state', exact: true }).click();
+        const halted = page
+          .getByRole('article', { name: 'start elsewhere' })
+          .locator('li[data-vm="lost-vm"]');
+        await halted.waitFor();
+        assert.equal(await m.callSession('VM.get_power_state', lost.vm), 'Halted');
+        // The start waits for the dead host's disk lease to expire (the test pools' 10 s).
+        await halted.getByRole('button', { name: 'Start' }).click();
+        await note(page, 'lost-vm').filter({ hasText: 'Running' }).waitFor({ timeout: 60_000 });
+        assert.notEqual(await m.callSession('VM.get_resident_on', lost.vm), hostB);
+        await shot(page, shots, 'recovered');
       } finally {
         await ctx.close();
         m.close();
