@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ActionButton } from './actions.js';
 import { byName, show, text } from './format.js';
 import type { Live, Rec } from './live.js';
+import { PoolTools } from './pool-tools.js';
 import type { Session } from './xapi.js';
 
 export type Selected = { cls: string; ref: string };
@@ -249,6 +250,7 @@ export function Details({ session, live, sel }: { session: Session; live: Live; 
         ))}
       </nav>
       {tab === 'General' && <Table live={live} rows={general(live, sel, rec)} />}
+      {tab === 'General' && sel.cls === 'pool' && <PoolTools session={session} live={live} />}
       {tab === 'Storage' && storage(session, live, sel, rec)}
       {tab === 'Networking' && networking(live, sel, rec)}
       {tab === 'Messages' && messages(live, sel, rec)}

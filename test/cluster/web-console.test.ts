@@ -92,6 +92,29 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
         assert.equal(await m.callSession('VM.get_power_state', vm.vm), 'Running');
         await shot(page, shots, 'vm');
 
+        // The pool's page: a form's bad input is refused beside its field, and nothing changes.
+        await page.click(
+          `button.node[data-ref="${await m.callSession('pool.get_all').then((p) => (p as string[])[0])}"]`,
+        );
+        const install = page.getByRole('form', { name: 'install a VM' });
+        await install.getByRole('button', { name: 'Install' }).click();
+        await install.getByRole('alert').filter({ hasText: 'Give the new VM a name' }).waitFor();
+        const restore = page.getByRole('region', { name: 'restore' });
+        await restore.locator('input[name=dump]').setInputFiles({
+          name: 'bad.dump',
+          mimeType: 'application/octet-stream',
+          buffer: Buffer.from('not a dump\n'),
+        });
+        await restore.getByRole('button', { name: 'Check (dry run)' }).click();
+        await restore.getByRole('alert').filter({ hasText: 'RESTORE_INVALID_BACKUP' }).waitFor();
+        const vmCount = ((await m.callSession('VM.get_all')) as string[]).length;
+        // Installing from a template: the task's progress, then the VM in the tree.
+        await install.locator('input[name=name]').fill('installed-vm');
+        await install.getByRole('button', { name: 'Install' }).click();
+        await note(page, 'installed-vm').filter({ hasText: 'Halted' }).waitFor({ timeout: 60_000 });
+        assert.equal(((await m.callSession('VM.get_all')) as string[]).length, vmCount + 1);
+        await shot(page, shots, 'pool-tools');
+
         // A member killed: the tree says so by itself.
         await b.handle.kill();
         await note(page, b.name).filter({ hasText: 'dead' }).waitFor({ timeout: 60_000 });
