@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { consoleRoute } from './console-route.js';
+import { consoleRoute, hostPort } from './console-route.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -86,5 +86,13 @@ describe('console route', () => {
     } finally {
       s.close();
     }
+  });
+
+  it("sends a member's HTTPS browsers to the master's address, on the pool's shared port", () => {
+    assert.equal(hostPort('10.0.0.1', 8443), '10.0.0.1:8443');
+    assert.equal(hostPort('10.0.0.1:443', 8443), '10.0.0.1:443');
+    assert.equal(hostPort('fd00::1', 443), '[fd00::1]:443');
+    assert.equal(hostPort('[fd00::1]:8443', 443), '[fd00::1]:8443');
+    assert.equal(hostPort('master.example', 443), 'master.example:443');
   });
 });

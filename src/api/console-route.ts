@@ -55,6 +55,16 @@ function readTree(dir: string): Map<string, File> {
   return files;
 }
 
+/**
+ * The master's HTTPS address for a browser: a pool's hosts share one API port (the peer protocol
+ * relies on it), so a bare address gets the port this request came in on.
+ */
+export function hostPort(address: string, port: number): string {
+  if (/^\[.*\]:\d+$/.test(address) || /^[^:]+:\d+$/.test(address)) return address;
+  if (address.startsWith('[')) return `${address}:${port}`;
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 export interface ConsoleRouteDeps {
   /** The master's address (host:port of its HTTPS API) when this host is a member. */
   masterAddress(): string | undefined;
@@ -75,7 +85,7 @@ export function consoleRoute(deps: ConsoleRouteDeps): RouteHandler {
       (req.socket as Partial<TLSSocket>).encrypted === true &&
       name === '/index.html'
     ) {
-      res.writeHead(302, { Location: `https://${master}/` });
+      res.writeHead(302, { Location: `https://${hostPort(master, req.socket.localPort ?? 443)}/` });
       res.end();
       return true;
     }

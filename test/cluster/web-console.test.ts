@@ -1,5 +1,5 @@
 // Proves the web console in Debian's Chromium (headless, driven by playwright-core) against a real
-// three-host pool: a wrong password is refused beside the field, the pool tree shows the three
+// three-host pool: a member's HTTPS port sends the browser to the master, a wrong password is refused beside the field, the pool tree shows the three
 // hosts and the master, a VM started from its page turns Running without a reload, a killed member
 // turns dead on its own, and the guide's "member machine failed" procedure is completed from the
 // recovery view: a wrong typed confirmation changes nothing, the right one resets the VM, and it
@@ -7,6 +7,7 @@
 // docs/images/console with UPDATE_SCREENSHOTS=1).
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import https from 'node:https';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -68,6 +69,19 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
       const shots = join(pool.dir, 'screenshots');
       const ctx = await browser(pool.dir);
       try {
+        // A member's HTTPS port sends a browser to the master (the pool's hosts share one port).
+        const redirect = await new Promise<string | undefined>((resolve, reject) => {
+          const req = https.get(
+            `https://${b.address}:${pool.port}/`,
+            { rejectUnauthorized: false },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode === 302 ? res.headers.location : `HTTP ${res.statusCode}`);
+            },
+          );
+          req.on('error', reject);
+        });
+        assert.equal(redirect, `https://${a.address}:${pool.port}/`);
         const page = ctx.pages()[0] ?? (await ctx.newPage());
         page.setDefaultTimeout(SHOW_MS);
         await page.goto(a.handle.httpUrl + '/');
