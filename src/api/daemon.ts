@@ -392,7 +392,11 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     }),
   );
   server.addRoute(
-    consoleRoute({ masterAddress: () => (cluster.isMaster ? undefined : cluster.masterAddress) }),
+    // A member sends browsers to its master, unless the master is gone: its own console then
+    // offers the emergency transition.
+    consoleRoute({
+      masterAddress: () => (cluster.isMaster || cluster.inEmergencyMode ? undefined : cluster.masterAddress),
+    }),
   );
   const port = await server.listen(opts.address, opts.port, tls);
   const httpPort = opts.httpPort === undefined ? undefined : await server.listen(opts.address, opts.httpPort);

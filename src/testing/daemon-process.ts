@@ -25,6 +25,15 @@ export function freePort(address = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** True when `port` can be bound on `address` right now. */
+export function portFree(address: string, port: number): Promise<boolean> {
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => res(false));
+    s.listen(port, address, () => s.close(() => res(true)));
+  });
+}
+
 export async function waitFor<T>(
   what: string,
   timeoutMs: number,

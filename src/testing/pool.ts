@@ -4,6 +4,7 @@
 import { XapiCallError, XapiClient } from '../rpc/client.js';
 import {
   freePort,
+  portFree,
   startDaemonProcess,
   TEST_PASSWORD,
   testOutputDir,
@@ -70,15 +71,9 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
   const addresses = Array.from({ length: opts.hosts }, (_, i) => `${net}.${i + 2}`);
   let port = 0;
   for (let tries = 0; port === 0 && tries < 20; tries++) {
+    // One port for all hosts: it must be free on every one of their addresses.
     const p = await freePort(addresses[0]);
-    const free = await Promise.all(
-      addresses.map((a) =>
-        freePort(a).then(
-          () => true,
-          () => false,
-        ),
-      ),
-    );
+    const free = await Promise.all(addresses.map((a) => portFree(a, p)));
     if (free.every(Boolean)) port = p;
   }
   const extraArgs = [
@@ -96,8 +91,15 @@ export async function startPool(opts: PoolOptions): Promise<TestPool> {
   const hosts: PoolHost[] = [];
   for (const [i, address] of addresses.entries()) {
     const name = `${opts.name}-h${i + 1}`;
-    const handle = await startDaemonProcess({ name, address, dataDir: join(dir, `h${i + 1}`), extraArgs });
-    hosts.push({ handle, name, address });
+    try {
+      const handle = await startDaemonProcess({ name, address, dataDir: join(dir, `h${i + 1}`), extraArgs });
+      hosts.push({ handle, name, address });
+    } catch (e) {
+      // The hosts already started are stopped (their data dirs stay for the failure's reader):
+      // left running, they would keep the test process alive.
+      await Promise.all(hosts.map((h) => h.handle.stop()));
+      throw e;
+    }
   }
   const client = async (address: string, o: { local?: boolean; timeoutMs?: number } = {}) => {
     const c = new XapiClient(`https://${address}:${port}`, {

@@ -3,6 +3,7 @@
 // shown follows the pool without reloads.
 import { useEffect, useState } from 'preact/hooks';
 import { Details, type Selected } from './details.js';
+import { Emergency } from './emergency.js';
 import { text } from './format.js';
 import { Live } from './live.js';
 import { problemCount, Recovery } from './recovery.js';
@@ -10,22 +11,45 @@ import { Tree } from './tree.js';
 import { Session, XapiError } from './xapi.js';
 
 export function App() {
-  const [live, setLive] = useState<{ session: Session; live: Live } | undefined>(undefined);
-  if (live === undefined) return <Login onLogin={(session, l) => setLive({ session, live: l })} />;
+  const [state, setState] = useState<
+    { session: Session; live: Live } | { member: string; user: string; password: string } | undefined
+  >(undefined);
+  const open = async (session: Session) => {
+    const live = new Live(session);
+    await live.start();
+    setState({ session, live });
+  };
+  if (state === undefined)
+    return (
+      <Login onLogin={open} onMember={(member, user, password) => setState({ member, user, password })} />
+    );
+  if ('member' in state)
+    return (
+      <Emergency
+        master={state.member}
+        user={state.user}
+        password={state.password}
+        onMaster={(s) => void open(s)}
+      />
+    );
   return (
     <Shell
-      session={live.session}
-      live={live.live}
+      session={state.session}
+      live={state.live}
       onLogout={() => {
-        live.live.stop();
-        void live.session.logout();
-        setLive(undefined);
+        state.live.stop();
+        void state.session.logout();
+        setState(undefined);
       }}
     />
   );
 }
 
-function Login({ onLogin }: { onLogin: (s: Session, l: Live) => void }) {
+function Login(props: {
+  onLogin: (s: Session) => Promise<void>;
+  /** This host is a member: its master is at that address. */
+  onMember: (master: string, user: string, password: string) => void;
+}) {
   const [user, setUser] = useState('root');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | undefined>(undefined);
@@ -35,11 +59,12 @@ function Login({ onLogin }: { onLogin: (s: Session, l: Live) => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      const session = await Session.login(user, password);
-      const live = new Live(session);
-      await live.start();
-      onLogin(session, live);
+      await props.onLogin(await Session.login(user, password));
     } catch (err) {
+      if (err instanceof XapiError && err.code === 'HOST_IS_SLAVE') {
+        props.onMember(err.params[0] ?? '', user, password);
+        return;
+      }
       setError(err instanceof XapiError ? err.message : `cannot reach the host: ${String(err)}`);
     } finally {
       setBusy(false);

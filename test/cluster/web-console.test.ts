@@ -3,7 +3,8 @@
 // hosts and the master, a VM started from its page turns Running without a reload, a killed member
 // turns dead on its own, and the guide's "member machine failed" procedure is completed from the
 // recovery view: a wrong typed confirmation changes nothing, the right one resets the VM, and it
-// starts on another host. Screenshots of each page are saved with the run's data (and into
+// starts on another host; and when the master dies, a member's own console takes over as master
+// (typed confirmation) and opens the full console. Screenshots of each page are saved with the run's data (and into
 // docs/images/console with UPDATE_SCREENSHOTS=1).
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { TEST_PASSWORD } from '../../src/testing/daemon-process.js';
+import { XapiClient } from '../../src/rpc/client.js';
+import { TEST_PASSWORD, waitFor } from '../../src/testing/daemon-process.js';
 import { withPool, type PoolHost } from '../../src/testing/pool.js';
 import { createSharedSr, makeVmWithDisk } from '../../src/testing/records.js';
 
@@ -163,6 +165,55 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
       } finally {
         await ctx.close();
         m.close();
+      }
+    }),
+  );
+
+  it(
+    "takes over from a dead master on a member's own console",
+    withPool('web-emergency', 3, async (pool) => {
+      const [a, b] = pool.hosts as [PoolHost, PoolHost, PoolHost];
+      await a.handle.kill();
+      // Wait until the member has noticed (the page reads it once, when it opens).
+      const local = new XapiClient(b.handle.httpUrl);
+      const ref = (await local.call('session.slave_local_login_with_password', [
+        'root',
+        TEST_PASSWORD,
+      ])) as string;
+      await waitFor('the member in emergency mode', 60_000, async () =>
+        (await local.call('host.is_in_emergency_mode', [ref])) === true ? true : undefined,
+      );
+      const shots = join(pool.dir, 'screenshots');
+      const ctx = await browser(pool.dir);
+      try {
+        const page = ctx.pages()[0] ?? (await ctx.newPage());
+        page.setDefaultTimeout(SHOW_MS);
+        await page.goto(b.handle.httpUrl + '/');
+        await page.fill('input[name=password]', TEST_PASSWORD);
+        await page.click('button[type=submit]');
+        const takeOver = page.getByRole('article', { name: 'take over' });
+        await takeOver.waitFor();
+        await shot(page, shots, 'emergency');
+        await takeOver.getByRole('button', { name: 'Take over as master…' }).click();
+        await takeOver.locator('input[name=confirm]').fill('not the master');
+        await takeOver.getByRole('button', { name: 'Take over as master', exact: true }).click();
+        await takeOver
+          .getByRole('alert')
+          .filter({ hasText: `Type ${a.address} exactly` })
+          .waitFor();
+        await takeOver.locator('input[name=confirm]').fill(a.address);
+        await takeOver.getByRole('button', { name: 'Take over as master', exact: true }).click();
+        // The full console opens on this host, now master; the old master shows dead.
+        await note(page, b.name).filter({ hasText: 'master' }).waitFor({ timeout: 60_000 });
+        await note(page, a.name).filter({ hasText: 'dead' }).waitFor({ timeout: 60_000 });
+        const m = await pool.client(b.address);
+        const [p] = (await m.callSession('pool.get_all')) as string[];
+        const master = await m.callSession('pool.get_master', p);
+        assert.equal(await m.callSession('host.get_name_label', master), b.name);
+        m.close();
+      } finally {
+        await ctx.close();
+        local.close();
       }
     }),
   );
