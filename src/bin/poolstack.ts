@@ -178,6 +178,9 @@ function printDemo(hosts: readonly ClusterHost[], password: string | undefined, 
   if (password !== undefined)
     console.log(`  password : ${password}   <- shown once; only its hash is stored`);
   else console.log(`  password : the one printed when the pool was created (delete ${rel}/ to start over)`);
+  console.log(
+    `  console  : http://${m?.address ?? '127.0.0.2'}:${m?.httpPort ?? 8080}/  (the web console, in a browser)`,
+  );
   console.log('');
   const pw = password ?? 'PASSWORD';
   const xe = `node dist/src/bin/xe.js -s ${m?.address ?? '127.0.0.2'} -p ${port} -u root -pw ${pw}`;

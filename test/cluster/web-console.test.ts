@@ -115,6 +115,10 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
         const install = page.getByRole('form', { name: 'install a VM' });
         await install.getByRole('button', { name: 'Install' }).click();
         await install.getByRole('alert').filter({ hasText: 'Give the new VM a name' }).waitFor();
+        const before = JSON.stringify([
+          await m.callSession('pool.get_all_records'),
+          Object.keys((await m.callSession('VM.get_all_records')) as object).sort(),
+        ]);
         const restore = page.getByRole('region', { name: 'restore' });
         await restore.locator('input[name=dump]').setInputFiles({
           name: 'bad.dump',
@@ -123,6 +127,11 @@ describe('web console in a browser', { timeout: 240_000 }, () => {
         });
         await restore.getByRole('button', { name: 'Check (dry run)' }).click();
         await restore.getByRole('alert').filter({ hasText: 'RESTORE_INVALID_BACKUP' }).waitFor();
+        const after = JSON.stringify([
+          await m.callSession('pool.get_all_records'),
+          Object.keys((await m.callSession('VM.get_all_records')) as object).sort(),
+        ]);
+        assert.equal(after, before, 'the refused restore changed something');
         const vmCount = ((await m.callSession('VM.get_all')) as string[]).length;
         // Installing from a template: the task's progress, then the VM in the tree.
         await install.locator('input[name=name]').fill('installed-vm');
