@@ -65,9 +65,23 @@ export class Live {
     return typeof ref === 'string' ? this.tables.get(cls.toLowerCase())?.get(ref) : undefined;
   }
 
+  /**
+   * Loads everything again on the next round (after a restore replaced the whole database, the
+   * objects it dropped send no events: the tables are rebuilt from an empty token).
+   */
+  resync(): void {
+    this.resyncWanted = true;
+  }
+
+  private resyncWanted = false;
+
   private async follow(token: string): Promise<void> {
     while (!this.stopped) {
       try {
+        if (this.resyncWanted) {
+          this.resyncWanted = false;
+          token = '';
+        }
         token = await this.poll(token);
         if (this.lost !== undefined) {
           this.lost = undefined;
@@ -91,6 +105,8 @@ export class Live {
       token,
       WAIT_S,
     );
+    // From an empty token the answer is every object there is: nothing else is kept.
+    if (token === '') for (const t of this.tables.values()) t.clear();
     for (const ev of r.events) {
       const table = this.tables.get(ev.class.toLowerCase());
       if (table === undefined) continue;

@@ -131,7 +131,7 @@ async function sendDump(session: Session, file: Blob, dryRun: boolean): Promise<
   throw new XapiError(code, params);
 }
 
-function Restore({ session }: { session: Session }) {
+function Restore({ session, live }: { session: Session; live: Live }) {
   const [file, setFile] = useState<File | undefined>(undefined);
   const [plan, setPlan] = useState<string | undefined>(undefined);
   const [done, setDone] = useState<string | undefined>(undefined);
@@ -192,6 +192,7 @@ function Restore({ session }: { session: Session }) {
             run={async () => {
               setDone(await sendDump(session, file as File, false));
               setPlan(undefined);
+              live.resync();
             }}
           />
         </>
@@ -205,7 +206,7 @@ export function PoolTools({ session, live }: { session: Session; live: Live }) {
   return (
     <div class="pool-tools">
       <Install session={session} live={live} />
-      <Restore session={session} />
+      <Restore session={session} live={live} />
     </div>
   );
 }
