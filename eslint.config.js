@@ -17,7 +17,7 @@ const layers = {
 };
 const all = Object.keys(layers).concat(['testing', 'bin']);
 const layerRules = Object.entries(layers).map(([layer, allowed]) => ({
-  files: [`src/${layer}/**/*.ts`],
+  files: [`src/${layer}/**/*.ts`, `src/${layer}/**/*.tsx`],
   ignores: ['**/*.test.ts'],
   rules: {
     'no-restricted-imports': [
