@@ -3,6 +3,15 @@
 // the guide says: "make sure the host is really off").
 import { useState } from 'preact/hooks';
 
+/** A refusal shown under the field or button it concerns (nothing when there is none). */
+export function FieldError({ error }: { error: string | undefined }) {
+  return error === undefined ? null : (
+    <small class="field-error" role="alert">
+      {error}
+    </small>
+  );
+}
+
 export function ActionButton(props: { label: string; run: () => Promise<unknown>; class?: string }) {
   const [error, setError] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
@@ -22,11 +31,7 @@ export function ActionButton(props: { label: string; run: () => Promise<unknown>
       <button class={props.class ?? ''} aria-busy={busy} disabled={busy} onClick={() => void go()}>
         {props.label}
       </button>
-      {error !== undefined && (
-        <small class="field-error" role="alert">
-          {error}
-        </small>
-      )}
+      <FieldError error={error} />
     </span>
   );
 }
@@ -79,11 +84,7 @@ export function TypedConfirm(props: {
           onInput={(e) => setTyped(e.currentTarget.value)}
           aria-invalid={error !== undefined ? true : undefined}
         />
-        {error !== undefined && (
-          <small class="field-error" role="alert">
-            {error}
-          </small>
-        )}
+        <FieldError error={error} />
       </label>
       <div role="group">
         <button type="submit" class="contrast" aria-busy={busy}>

@@ -2,6 +2,7 @@
 // selected object's properties and actions. All state comes from Live (event.from), so what is
 // shown follows the pool without reloads.
 import { useEffect, useState } from 'preact/hooks';
+import { FieldError } from './actions.js';
 import { Details, type Selected } from './details.js';
 import { Emergency } from './emergency.js';
 import { text } from './format.js';
@@ -93,11 +94,7 @@ function Login(props: {
             autocomplete="current-password"
             aria-invalid={error !== undefined ? true : undefined}
           />
-          {error !== undefined && (
-            <small class="field-error" role="alert">
-              {error}
-            </small>
-          )}
+          <FieldError error={error} />
         </label>
         <button type="submit" aria-busy={busy}>
           Log in

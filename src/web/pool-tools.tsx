@@ -1,7 +1,7 @@
 // The pool page's tools: install a VM from a template (with its task's progress), download a pool
 // database dump, and restore one, its dry run shown before the operator confirms.
 import { useState } from 'preact/hooks';
-import { TypedConfirm } from './actions.js';
+import { FieldError, TypedConfirm } from './actions.js';
 import { byName, text } from './format.js';
 import type { Live } from './live.js';
 import { XapiError, type Session } from './xapi.js';
@@ -80,11 +80,7 @@ function Install({ session, live }: { session: Session; live: Live }) {
             </option>
           ))}
         </select>
-        {errors.template !== undefined && (
-          <small class="field-error" role="alert">
-            {errors.template}
-          </small>
-        )}
+        <FieldError error={errors.template} />
       </label>
       <label>
         Name
@@ -94,11 +90,7 @@ function Install({ session, live }: { session: Session; live: Live }) {
           onInput={(e) => setName(e.currentTarget.value)}
           aria-invalid={errors.name !== undefined ? true : undefined}
         />
-        {errors.name !== undefined && (
-          <small class="field-error" role="alert">
-            {errors.name}
-          </small>
-        )}
+        <FieldError error={errors.name} />
       </label>
       {progress !== undefined && <progress value={progress} max={1} aria-label="install progress" />}
       {errors.install !== undefined && (
@@ -173,11 +165,7 @@ function Restore({ session, live }: { session: Session; live: Live }) {
           }}
           aria-invalid={error !== undefined ? true : undefined}
         />
-        {error !== undefined && (
-          <small class="field-error" role="alert">
-            {error}
-          </small>
-        )}
+        <FieldError error={error} />
       </label>
       <button class="secondary" aria-busy={busy} disabled={busy} onClick={() => void dry()}>
         Check (dry run)

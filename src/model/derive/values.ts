@@ -122,20 +122,30 @@ type Check = (v: unknown) => boolean;
  * large database checks every field of every row; a switch on the type per value was most of that.
  */
 function checkOf(ty: Ty, resolve: Resolve): Check {
-  let byTy = checks.get(resolve);
-  if (byTy === undefined) {
-    byTy = new WeakMap();
-    checks.set(resolve, byTy);
-  }
-  let c = byTy.get(ty);
-  if (c === undefined) {
-    c = makeCheck(ty, resolve);
-    byTy.set(ty, c);
-  }
-  return c;
+  return memo(checks, resolve, ty, () => makeCheck(ty, resolve));
 }
 
 const checks = new WeakMap<Resolve, WeakMap<Ty, Check>>();
+
+/** The value made once per (resolver, key) pair. */
+function memo<K extends object, V>(
+  cache: WeakMap<Resolve, WeakMap<K, V>>,
+  resolve: Resolve,
+  key: K,
+  make: () => V,
+): V {
+  let byKey = cache.get(resolve);
+  if (byKey === undefined) {
+    byKey = new WeakMap();
+    cache.set(resolve, byKey);
+  }
+  let v = byKey.get(key);
+  if (v === undefined) {
+    v = make();
+    byKey.set(key, v);
+  }
+  return v;
+}
 
 function makeCheck(ty: Ty, resolve: Resolve): Check {
   switch (ty.kind) {
@@ -196,18 +206,10 @@ interface FieldChecks {
 
 /** A class's fields with their checks, made once per class and resolver. */
 function fieldChecks(def: ClassDef, resolve: Resolve): FieldChecks {
-  let byDef = fieldCheckLists.get(resolve);
-  if (byDef === undefined) {
-    byDef = new WeakMap();
-    fieldCheckLists.set(resolve, byDef);
-  }
-  let fc = byDef.get(def);
-  if (fc === undefined) {
+  return memo(fieldCheckLists, resolve, def, () => {
     const list = fieldList(def).map(([k, f]) => [k, checkOf(f.ty, resolve)] as const);
-    fc = { list, byName: new Map(list), allRequired: list.every(([, c]) => !c(undefined)) };
-    byDef.set(def, fc);
-  }
-  return fc;
+    return { list, byName: new Map(list), allRequired: list.every(([, c]) => !c(undefined)) };
+  });
 }
 
 const fieldCheckLists = new WeakMap<Resolve, WeakMap<ClassDef, FieldChecks>>();
